@@ -1,0 +1,2 @@
+from kpose.optimizers.warmup_cosine_decay import WarmupCosineDecay
+from kpose.optimizers.warmup_multi_step_decay import WarmupMultiStepDecay
