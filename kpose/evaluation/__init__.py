@@ -1,0 +1,13 @@
+"""Evaluation: COCO keypoint AP (pycocotools) with OKS-NMS, PCK/PCKh/AUC/EPE/NME
+functions, and streaming Keras metrics."""
+
+from kpose.evaluation.coco_metric import CocoMetric, to_image_space
+from kpose.evaluation.keras_metrics import EPE, NME, KeypointAUC, PCKAccuracy
+from kpose.evaluation.keypoint_metrics import (
+    keypoint_auc,
+    keypoint_epe,
+    keypoint_nme,
+    keypoint_pck_accuracy,
+    keypoint_pckh_accuracy,
+)
+from kpose.evaluation.nms import oks_iou, oks_nms, soft_oks_nms
