@@ -1,0 +1,1 @@
+"""Recipes' shared steps, model loading and inference."""

@@ -1,0 +1,81 @@
+"""Command-line flags every recipe takes (standard library only: a recipe parses its flags
+and sets `KERAS_BACKEND` before Keras is imported)."""
+
+import argparse
+import os
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def recipe_parser(description, *, epochs, batch_size, learning_rate, input_size):
+    """An `argparse.ArgumentParser` with the flags shared by all recipes.
+
+    `input_size` is `(w, h)`; the other keyword arguments are the recipe's defaults.
+    """
+    p = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    data = p.add_argument_group("data (COCO-format keypoint files)")
+    data.add_argument("--train-ann", help="training annotation JSON")
+    data.add_argument("--train-images", help="folder the training file_names are relative to")
+    data.add_argument("--val-ann", help="validation annotation JSON")
+    data.add_argument("--val-images", help="folder the validation file_names are relative to")
+    data.add_argument(
+        "--bbox-file",
+        help="COCO detection results JSON whose person boxes replace the annotated ones "
+        "in evaluation",
+    )
+    train = p.add_argument_group("training")
+    train.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    train.add_argument("--batch-size", type=int, default=batch_size, help="samples per batch")
+    train.add_argument("--lr", type=float, default=learning_rate, help="base learning rate")
+    train.add_argument(
+        "--steps-per-epoch", type=int, default=None,
+        help="cap on the steps of each epoch (default: one pass over the training set)",
+    )
+    train.add_argument("--seed", type=int, default=0, help="random seed")
+    train.add_argument(
+        "--input-size", type=int, nargs=2, default=list(input_size), metavar=("W", "H"),
+        help="model input size in pixels",
+    )
+    train.add_argument("--work-dir", required=True, help="where model.keras and metrics.json go")
+    train.add_argument(
+        "--resume", action="store_true",
+        help="continue an interrupted run from WORK_DIR/backup (BackupAndRestore)",
+    )
+    run = p.add_argument_group("backend and speed")
+    run.add_argument(
+        "--backend", choices=BACKENDS, default=os.environ.get("KERAS_BACKEND", "tensorflow"),
+        help="Keras backend (sets KERAS_BACKEND before Keras is imported)",
+    )
+    run.add_argument(
+        "--dtype-policy", default="float32",
+        choices=("float32", "mixed_float16", "mixed_bfloat16"), help="Keras dtype policy",
+    )
+    run.add_argument(
+        "--jit-compile", choices=("auto", "true", "false"), default="false",
+        help="XLA compilation of the train step (JAX always compiles)",
+    )
+    run.add_argument(
+        "--data-parallel", action="store_true",
+        help="replicate the model on all local devices (MirroredStrategy on TensorFlow, "
+        "keras.distribution.DataParallel on JAX)",
+    )
+    run.add_argument("--no-flip-test", action="store_true", help="predict without flip test")
+    run.add_argument(
+        "--dry-run", action="store_true",
+        help="build data and model, run one training step and one evaluation batch, stop",
+    )
+    return p
+
+
+def apply_backend(args):
+    """Sets `KERAS_BACKEND` from `--backend`; fails if Keras was imported with another."""
+    import sys
+
+    if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != args.backend:
+        raise RuntimeError(
+            "Keras was imported before the recipe could select its backend. "
+            f"Received: --backend={args.backend}"
+        )
+    os.environ["KERAS_BACKEND"] = args.backend

@@ -1,0 +1,3 @@
+"""MMPose's hooks as Keras callbacks."""
+
+from kpose.callbacks.topdown_evaluation import TopdownEvaluation

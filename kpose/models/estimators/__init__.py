@@ -1,0 +1,1 @@
+from kpose.models.estimators.topdown import TopdownPoseEstimator
