@@ -1,0 +1,58 @@
+from kpose.api_export import kpose_export
+from kpose.datasets.coco import CocoDataset
+
+
+@kpose_export("kpose.datasets.AicDataset")
+class AicDataset(CocoDataset):
+    """AI Challenger keypoint dataset (14 keypoints, annotations converted to COCO format).
+
+    A `kpose.datasets.CocoDataset` with the `"aic"` description; see it for
+    the filtering rules and the sample layout.
+
+    Args:
+        ann_file: str. AIC annotation JSON in COCO format, e.g. `aic_train.json`.
+        img_dir: str. Folder of the images.
+        keypoint_spec: str or `KeypointSpec`. Defaults to `"aic"`.
+        data_mode: str. `"topdown"` or `"bottomup"`. Defaults to `"topdown"`.
+        bbox_file: str. Detection results for top-down evaluation. Defaults to `None`.
+        bbox_score_threshold: float. Defaults to `0.0`.
+        min_keypoints: int. Defaults to `1`.
+        indices: int or list of int. Subset of samples. Defaults to `None`.
+        test_mode: bool. Defaults to `False`.
+        check_images: bool. Defaults to `True`.
+
+    Example:
+    ```python
+    dataset = kpose.datasets.AicDataset(
+        "annotations/aic_val.json",
+        "ai_challenger_keypoint_validation_20170911/keypoint_validation_images_20170911",
+        test_mode=True,
+    )
+    ```
+    """
+
+    def __init__(
+        self,
+        ann_file,
+        img_dir,
+        keypoint_spec="aic",
+        data_mode="topdown",
+        bbox_file=None,
+        bbox_score_threshold=0.0,
+        min_keypoints=1,
+        indices=None,
+        test_mode=False,
+        check_images=True,
+    ):
+        super().__init__(
+            ann_file,
+            img_dir,
+            keypoint_spec=keypoint_spec,
+            data_mode=data_mode,
+            bbox_file=bbox_file,
+            bbox_score_threshold=bbox_score_threshold,
+            min_keypoints=min_keypoints,
+            indices=indices,
+            test_mode=test_mode,
+            check_images=check_images,
+        )

@@ -1,0 +1,13 @@
+import numpy as np
+
+from kpose.datasets import CrowdPoseDataset
+from tests.datasets import fixtures
+
+
+def test_crowdpose_reads_14_keypoints(tmp_path):
+    ann_file, img_dir = fixtures.write_coco(tmp_path, fixtures.coco_dict(k=14))
+    dataset = CrowdPoseDataset(ann_file, img_dir)
+    assert dataset.keypoint_spec.dataset_name == "crowdpose"
+    assert dataset.samples["keypoints"].shape == (3, 1, 14, 2)
+    np.testing.assert_array_equal(dataset.samples["id"], [10, 13, 16])
+    assert CrowdPoseDataset.from_config(dataset.get_config()).get_config() == dataset.get_config()
