@@ -1,0 +1,5 @@
+"""Codecs: keypoints <-> training targets and model outputs, in batched keras.ops."""
+
+from kpose.codecs.base_codec import BaseKeypointCodec
+from kpose.codecs.msra_heatmap import MSRAHeatmap
+from kpose.codecs.udp_heatmap import UDPHeatmap
