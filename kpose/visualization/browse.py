@@ -1,13 +1,12 @@
 """A grid of pipeline samples with their keypoints: a look at the data."""
 
-import math
-
 import numpy as np
 
 from kpose.visualization.draw import as_rgb_uint8
 from kpose.visualization.draw import draw_keypoints
 from kpose.visualization.draw import save_image
 from kpose.visualization.draw import to_numpy
+from kpose.visualization.grid import image_grid
 
 
 def _images_of(x):
@@ -128,16 +127,7 @@ def browse_dataset(
             break
     if not cells:
         raise ValueError("`batches` yielded no samples. Received: an empty iterable")
-    cols = min(int(num_columns), len(cells))
-    rows = math.ceil(len(cells) / cols)
-    h = max(c.shape[0] for c in cells)
-    w = max(c.shape[1] for c in cells)
-    grid = np.full(
-        (rows * h + (rows - 1) * spacing, cols * w + (cols - 1) * spacing, 3), 255, np.uint8
-    )
-    for i, cell in enumerate(cells):
-        top, left = (i // cols) * (h + spacing), (i % cols) * (w + spacing)
-        grid[top : top + cell.shape[0], left : left + cell.shape[1]] = cell
+    grid = image_grid(cells, num_columns=num_columns, spacing=spacing)
     if out_path is not None:
         save_image(out_path, grid)
     return grid
