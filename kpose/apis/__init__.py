@@ -1,1 +1,22 @@
 """Recipes' shared steps, model loading and inference."""
+
+import importlib
+
+# Loaded on first use: `kpose.apis.recipe_args` must import without Keras, so that a
+# recipe can choose `KERAS_BACKEND` first.
+_LAZY = {
+    "load_model": "kpose.apis.inference",
+    "load_image": "kpose.apis.inference",
+    "inference_topdown": "kpose.apis.inference",
+    "Inferencer": "kpose.apis.inferencer",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kpose.apis' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -4,10 +4,6 @@ import json
 
 import keras
 
-from kpose.api_export import kpose_export
-
-
-@kpose_export("kpose.callbacks.TopdownEvaluation")
 class TopdownEvaluation(keras.callbacks.Callback):
     """Evaluates COCO AP (and PCK) every `interval` epochs and keeps the best model.
 
