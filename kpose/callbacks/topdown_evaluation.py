@@ -4,6 +4,7 @@ import json
 
 import keras
 
+
 class TopdownEvaluation(keras.callbacks.Callback):
     """Evaluates COCO AP (and PCK) every `interval` epochs and keeps the best model.
 
