@@ -1,0 +1,2 @@
+from kpose.models.backbones.hub_backbone import HubBackbone
+from kpose.models.backbones.resnet import ResNet

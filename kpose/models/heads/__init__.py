@@ -1,0 +1,1 @@
+from kpose.models.heads.heatmap_head import HeatmapHead

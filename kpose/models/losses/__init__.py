@@ -1,0 +1,2 @@
+from kpose.models.losses.keypoint_mse_loss import KeypointMSELoss
+from kpose.models.losses.keypoint_ohkm_mse_loss import KeypointOHKMMSELoss

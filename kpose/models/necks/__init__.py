@@ -1,0 +1,3 @@
+from kpose.models.necks.feature_map_processor import FeatureMapProcessor
+from kpose.models.necks.fpn import FPN
+from kpose.models.necks.global_average_pooling import GlobalAveragePooling

@@ -1,0 +1,1 @@
+from kpose.models.preprocessors.pose_data_preprocessor import PoseDataPreprocessor
