@@ -1,0 +1,112 @@
+"""The steps every top-down recipe shares: data, compile, fit with evaluation and
+checkpoints, final evaluation, figures to `WORK_DIR/metrics.json`."""
+
+import json
+import os
+import time
+
+import keras
+
+from kpose.apis.topdown_data import topdown_train_data, topdown_val_data
+from kpose.apis.topdown_evaluation import evaluate_topdown
+from kpose.callbacks import TopdownEvaluation
+
+_JIT = {"auto": "auto", "true": True, "false": False}
+
+
+def distribution_scope(args):
+    """Data parallel over the local devices: MirroredStrategy's scope on TensorFlow,
+    `keras.distribution.DataParallel` on JAX. A no-op without `--data-parallel`."""
+    import contextlib
+
+    if not args.data_parallel:
+        return contextlib.nullcontext()
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy().scope()
+    if backend == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
+    raise ValueError(
+        "`--data-parallel` needs the TensorFlow or JAX backend (PyTorch trains on one "
+        f"device with Keras' fit). Received: --backend={backend}"
+    )
+
+
+def run_topdown_recipe(args, keypoint_spec, build_model, build_optimizer, use_udp=False):
+    """Trains and evaluates a top-down model as the recipe's flags say.
+
+    `build_model(keypoint_spec, input_size, flip_test)` returns an uncompiled
+    `TopdownPoseEstimator`; `build_optimizer(steps_per_epoch)` its optimizer.
+    Writes `WORK_DIR/model.keras` (last), `WORK_DIR/best_model.keras` (best AP) and
+    `WORK_DIR/metrics.json`; returns the figures.
+    """
+    keras.config.set_dtype_policy(args.dtype_policy)
+    keras.utils.set_random_seed(args.seed)
+    os.makedirs(args.work_dir, exist_ok=True)
+    input_size = tuple(args.input_size)
+    train_set, train_batches = topdown_train_data(
+        args.train_ann, args.train_images, keypoint_spec, input_size, args.batch_size,
+        seed=args.seed, use_udp=use_udp,
+    )
+    val_set, val_batches = topdown_val_data(
+        args.val_ann, args.val_images, keypoint_spec, input_size, args.batch_size,
+        bbox_file=args.bbox_file, use_udp=use_udp,
+    )
+    steps = len(train_set) // args.batch_size
+    if steps == 0:
+        raise ValueError(
+            f"The training set has {len(train_set)} samples, fewer than one batch. "
+            f"Received: --batch-size={args.batch_size}"
+        )
+    if args.steps_per_epoch:
+        steps = min(steps, args.steps_per_epoch)
+    epochs = args.epochs
+    if args.dry_run:
+        steps, epochs = 1, 1
+        val_batches = val_batches.take(1)
+    with distribution_scope(args):
+        model = build_model(keypoint_spec, input_size, not args.no_flip_test)
+        model.compile(optimizer=build_optimizer(steps), jit_compile=_JIT[args.jit_compile])
+
+    paths = {
+        "last": os.path.join(args.work_dir, "model.keras"),
+        "best": os.path.join(args.work_dir, "best_model.keras"),
+        "metrics": os.path.join(args.work_dir, "metrics.json"),
+    }
+    callbacks = [
+        TopdownEvaluation(
+            val_set, val_batches, args.val_ann, interval=max(1, epochs // 5),
+            monitor="AP", save_best=paths["best"],
+            history_file=os.path.join(args.work_dir, "evaluations.json"),
+        ),
+        keras.callbacks.ModelCheckpoint(paths["last"]),
+        keras.callbacks.CSVLogger(os.path.join(args.work_dir, "log.csv"), append=args.resume),
+    ]
+    if args.resume:
+        callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(args.work_dir, "backup")))
+    start = time.perf_counter()
+    history = model.fit(
+        train_batches.repeat(), epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
+        shuffle=False, verbose=2,
+    )
+    train_seconds = time.perf_counter() - start
+    figures = evaluate_topdown(model, val_set, val_batches, args.val_ann)
+    metrics = {
+        "final": figures,
+        "best": {"AP": callbacks[0].best, "epoch": callbacks[0].best_epoch},
+        "train_seconds": round(train_seconds, 1),
+        "epochs": epochs,
+        "steps_per_epoch": steps,
+        "batch_size": args.batch_size,
+        "backend": keras.backend.backend(),
+        "dtype_policy": args.dtype_policy,
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "model": paths["last"],
+        "best_model": paths["best"],
+    }
+    with open(paths["metrics"], "w") as f:
+        json.dump(metrics, f, indent=1)
+    return model, val_set, val_batches, metrics
