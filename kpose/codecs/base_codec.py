@@ -1,8 +1,10 @@
+import abc
+
 from kpose.api_export import kpose_export
 
 
 @kpose_export("kpose.codecs.BaseKeypointCodec")
-class BaseKeypointCodec:
+class BaseKeypointCodec(abc.ABC):
     """Base class of keypoint codecs.
 
     A codec turns keypoints into training targets (`encode`) and model outputs back
@@ -26,11 +28,13 @@ class BaseKeypointCodec:
     ```
     """
 
+    @abc.abstractmethod
     def encode(self, keypoints, keypoints_visible=None):
-        raise NotImplementedError(f"{type(self).__name__} does not implement encode().")
+        """Targets of a batch of keypoints, with `"keypoint_weights"`."""
 
+    @abc.abstractmethod
     def decode(self, outputs):
-        raise NotImplementedError(f"{type(self).__name__} does not implement decode().")
+        """`(keypoints, scores)` decoded from a batch of model outputs."""
 
     def get_config(self):
         return {}

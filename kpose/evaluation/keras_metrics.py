@@ -56,7 +56,8 @@ class _KeypointMeanMetric(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
     def _values(self, dist):
-        raise NotImplementedError
+        """Per-keypoint value averaged by the metric (subclasses define it)."""
+        return dist
 
     def update_state(self, y_true, y_pred, sample_weight=None, *, visible=None,
                      norm_size=None):

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.codecs import MSRAHeatmap
+from kpose.codecs.msra_heatmap import MSRAHeatmap
 from tests.codecs import call
 from tests.test_case import run_serialization_test
 

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.codecs import UDPHeatmap
+from kpose.codecs.udp_heatmap import UDPHeatmap
 from tests.codecs import call
 from tests.test_case import run_serialization_test
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from kpose.datasets.metainfo import BUILTIN_KEYPOINT_SPECS
-from kpose.datasets.metainfo import KeypointSpec
-from kpose.datasets.metainfo import load_keypoint_spec
+from kpose.datasets.metainfo.keypoint_spec import KeypointSpec
+from kpose.datasets.metainfo.loading import load_keypoint_spec
+from kpose.datasets.metainfo.parsing import parse_dataset_info_source
 
 GOOD_PY = '''"""A 3-keypoint description."""
 # comments are fine
@@ -233,3 +234,11 @@ def test_file_errors(tmp_path):
         load_keypoint_spec("cocoa")
     with pytest.raises(ValueError, match="Received: 17"):
         load_keypoint_spec(17)
+
+
+def test_parse_dataset_info_source_evaluates_list_arithmetic_without_running_code():
+    info = parse_dataset_info_source(
+        "dataset_info = dict(dataset_name='two', joint_weights=[1.] * 2, sigmas=[-0.5, 2])",
+        "two.py",
+    )
+    assert info == {"dataset_name": "two", "joint_weights": [1.0, 1.0], "sigmas": [-0.5, 2]}

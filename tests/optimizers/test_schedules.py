@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.optimizers import WarmupCosineDecay, WarmupMultiStepDecay
+from kpose.optimizers.warmup_cosine_decay import WarmupCosineDecay
+from kpose.optimizers.warmup_multi_step_decay import WarmupMultiStepDecay
 from tests.test_case import run_serialization_test
 
 

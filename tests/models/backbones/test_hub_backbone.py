@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.models.backbones import HubBackbone
+from kpose.models.backbones.hub_backbone import HubBackbone
 from tests.test_case import assert_all_close
 from tests.test_case import run_layer_test
 

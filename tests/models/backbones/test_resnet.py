@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.models.backbones import ResNet
+from kpose.models.backbones.resnet import ResNet
 from tests.test_case import run_layer_test
 from tests.test_case import run_mixed_precision_test
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.models.losses import KeypointMSELoss
+from kpose.models.losses.keypoint_mse_loss import KeypointMSELoss
 from tests.test_case import run_serialization_test
 
 

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.models.losses import KeypointOHKMMSELoss
+from kpose.models.losses.keypoint_ohkm_mse_loss import KeypointOHKMMSELoss
 from tests.models.losses.test_keypoint_mse_loss import _arrays
 from tests.test_case import run_serialization_test
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kpose.models.necks import FeatureMapProcessor
+from kpose.models.necks.feature_map_processor import FeatureMapProcessor
 from tests.test_case import assert_all_close
 from tests.test_case import run_layer_test
 from tests.test_case import run_mixed_precision_test

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.models.necks import FPN
+from kpose.models.necks.fpn import FPN
 from tests.test_case import assert_all_close
 from tests.test_case import run_layer_test
 from tests.test_case import run_mixed_precision_test

@@ -1,6 +1,6 @@
 import numpy as np
 
-from kpose.models.necks import GlobalAveragePooling
+from kpose.models.necks.global_average_pooling import GlobalAveragePooling
 from tests.test_case import assert_all_close
 from tests.test_case import run_layer_test
 from tests.test_case import run_mixed_precision_test

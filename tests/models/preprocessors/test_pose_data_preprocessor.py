@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.models.preprocessors import PoseDataPreprocessor
+from kpose.models.preprocessors.pose_data_preprocessor import PoseDataPreprocessor
 from tests.test_case import assert_all_close
 from tests.test_case import run_layer_test
 from tests.test_case import run_mixed_precision_test
