@@ -14,6 +14,19 @@ def _deserialize(config):
     return None if config is None else keras.saving.deserialize_keras_object(config)
 
 
+def _scale_for_replicas(loss):
+    """Divides a per-replica loss by the replica count under a `tf.distribute` strategy,
+    as Keras' own losses do: the TensorFlow trainer sums the replicas' gradients and
+    multiplies the logged loss back. JAX and PyTorch compute on the global batch."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / float(replicas)
+    return loss
+
+
 @kpose_export("kpose.models.TopdownPoseEstimator")
 class TopdownPoseEstimator(keras.Model):
     """Top-down pose estimator: preprocessor -> backbone -> optional neck -> head.
@@ -106,6 +119,15 @@ class TopdownPoseEstimator(keras.Model):
         if neck is not None:
             features = neck(features)
         outputs = head(features)
+        heatmap_size = getattr(codec, "heatmap_size", None)
+        if heatmap_size is not None and tuple(outputs.shape[1:3]) != tuple(heatmap_size[::-1]):
+            raise ValueError(
+                f"The head outputs {tuple(outputs.shape[1:3])} (h, w) maps for "
+                f"{input_h}x{input_w} (h x w) inputs but the codec expects heatmap_size "
+                f"{tuple(heatmap_size)} (w, h): change the input size, the backbone's "
+                f"stride or the head's deconvolutions. Received: "
+                f"codec.heatmap_size={tuple(heatmap_size)}"
+            )
         super().__init__(inputs=images, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -144,7 +166,7 @@ class TopdownPoseEstimator(keras.Model):
         loss = self.heatmap_loss(ops.cast(y_pred, "float32"), targets["heatmaps"], weights)
         for extra in self.losses:
             loss = loss + ops.cast(extra, loss.dtype)
-        return loss
+        return _scale_for_replicas(loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         keypoints, _ = self.codec.decode(ops.cast(y_pred, "float32"))
@@ -161,17 +183,39 @@ class TopdownPoseEstimator(keras.Model):
 
     def predict_heatmaps(self, images, training=False):
         """Heatmaps of a batch of uint8 crops, averaged with the flip test if enabled."""
-        heatmaps = ops.cast(self(images, training=training), "float32")
+        return self._predict_heatmaps(images, lambda x: self(x, training=training))
+
+    def _predict_heatmaps(self, images, forward):
+        heatmaps = ops.cast(forward(images), "float32")
         if self.flip_test:
-            flipped = ops.cast(self(ops.flip(images, axis=2), training=training), "float32")
+            flipped = ops.cast(forward(ops.flip(images, axis=2)), "float32")
             heatmaps = (heatmaps + self.flip_heatmaps(flipped)) * 0.5
         return heatmaps
 
-    def predict_step(self, data):
+    def predict_step(self, *args):
+        # Keras' JAX trainer calls `predict_step(state, data)` and expects the outputs
+        # and the non-trainable variables back; TensorFlow and PyTorch call
+        # `predict_step(data)`.
+        if len(args) == 2:
+            (trainable, non_trainable), data = args
+
+            def forward(images):
+                outputs, _ = self.stateless_call(
+                    trainable, non_trainable, images, training=False
+                )
+                return outputs
+
+        else:
+            (data,) = args
+            non_trainable = None
+
+            def forward(images):
+                return self(images, training=False)
+
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        heatmaps = self.predict_heatmaps(x)
-        keypoints, scores = self.codec.decode(heatmaps)
-        return {"keypoints": keypoints, "keypoint_scores": scores}
+        keypoints, scores = self.codec.decode(self._predict_heatmaps(x, forward))
+        outputs = {"keypoints": keypoints, "keypoint_scores": scores}
+        return outputs if len(args) == 1 else (outputs, non_trainable)
 
     def get_config(self):
         return {
