@@ -144,6 +144,13 @@ class TopdownPoseEstimator(keras.Model):
         self.pck_threshold = pck_threshold
         self.pck = PCKAccuracy(thr=pck_threshold, input_size=(input_w, input_h), name="pck")
 
+    def make_predict_function(self, force=False):
+        # The traced predict function has `flip_test` baked in: retrace when it changed.
+        if getattr(self, "_traced_flip_test", None) != self.flip_test:
+            force = True
+            self._traced_flip_test = self.flip_test
+        return super().make_predict_function(force=force)
+
     def _keypoint_weights(self, keypoint_weights):
         if self.joint_weights is None:
             return keypoint_weights

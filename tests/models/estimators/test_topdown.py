@@ -122,6 +122,21 @@ def test_flip_test_averages_mirrored_heatmaps():
     assert not np.allclose(_np(plain), predictions["keypoint_scores"])
 
 
+def test_switching_flip_test_after_predict_takes_effect():
+    model = _tiny(flip_test=False)
+    x, _ = fixtures.batch()
+    plain = model.predict(x, verbose=0)["keypoint_scores"]
+    model.flip_test = True
+    flipped = model.predict(x, verbose=0)["keypoint_scores"]
+    heatmaps = _np(model(x))
+    mirrored = _np(model(x[:, :, ::-1]))
+    expected = 0.5 * (heatmaps + _flip_heatmaps_reference(mirrored, fixtures.FLIP_INDICES, True))
+    assert_all_close(flipped, model.codec.decode(expected)[1], atol=1e-5, rtol=1e-5)
+    assert not np.allclose(plain, flipped)
+    model.flip_test = False
+    assert_all_close(model.predict(x, verbose=0)["keypoint_scores"], plain, atol=0, rtol=0)
+
+
 def test_flip_test_needs_flip_indices():
     import kpose
 
