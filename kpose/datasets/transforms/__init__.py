@@ -13,3 +13,4 @@ from kpose.datasets.transforms.pipeline import build_topdown_train_pipeline
 from kpose.datasets.transforms.pipeline import topdown_dataset
 from kpose.datasets.transforms.topdown import TopdownAffine
 from kpose.datasets.transforms.topdown import warp_image
+from kpose.datasets.transforms.topdown import warp_images

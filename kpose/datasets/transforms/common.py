@@ -7,6 +7,19 @@ parameters in `get_random_transformation(sample, seed)` (a small dict of tensors
 apply them in `transform(sample, transformation)`, so a test can pass a fixed
 transformation and check exact keypoints. Randomness is stateless: `seed` is an
 int32/int64 tensor of shape `[2]`; with `seed=None` a fresh one is drawn.
+
+Batched top-down samples. A transform with `batchable = True` also runs on a whole
+batch of top-down samples (one instance each) through `get_random_transformation_batch`
+and `transform_batch`; `topdown_dataset` uses them after `.batch()` so that the scalar
+box and keypoint math runs once per batch instead of once per sample. The batch is laid
+out as one sample whose instances are the batch's samples: `bbox [B, 4]`,
+`keypoints [B, K, 2]`, `keypoints_visible [B, K]`, `bbox_center [B, 2]`, ...,
+`img_shape [B, 2]`, and `image [B, H, W, 3]` holds the decoded images zero-padded to a
+common size. Until `TopdownAffine` warps them, flips are not applied to the pixels but
+recorded in `image_flip [B]`, and the warp reads those images mirrored (the same
+arithmetic as warping a flipped image); `batch_requires_warped_image = True` marks transforms
+that must come after the warp (colour changes). The defaults run the per-sample methods,
+which suits transforms that are already vectorised over instances.
 """
 
 import math
@@ -45,8 +58,17 @@ def _check_prob(name, value):
 class BaseTransform:
     """Base class of kpose's `tf.data` transforms (not for direct use)."""
 
+    batchable = False
+    batch_requires_warped_image = False
+
     def get_random_transformation(self, sample, seed=None):
         return None
+
+    def get_random_transformation_batch(self, batch, seed=None):
+        return self.get_random_transformation(batch, seed=seed)
+
+    def transform_batch(self, batch, transformation=None):
+        return self.transform(batch, transformation)
 
     def transform(self, sample, transformation=None):
         raise NotImplementedError
@@ -85,6 +107,8 @@ class GetBBoxCenterScale(BaseTransform):
     ```
     """
 
+    batchable = True
+
     def __init__(self, padding=1.25):
         self.padding = padding
 
@@ -121,6 +145,8 @@ class RandomFlip(BaseTransform):
     ```
     """
 
+    batchable = True
+
     def __init__(self, flip_indices, prob=0.5):
         _check_prob("prob", prob)
         self.flip_indices = tuple(int(i) for i in flip_indices)
@@ -155,6 +181,32 @@ class RandomFlip(BaseTransform):
         sample["flip"] = flip
         return sample
 
+    def get_random_transformation_batch(self, batch, seed=None):
+        seed = split_seed(seed, 1)[0]
+        n = tf.shape(batch["img_shape"])[0]
+        return {"flip": tf.random.stateless_uniform([n], seed) < self.prob}
+
+    def transform_batch(self, batch, transformation=None):
+        batch = dict(batch)
+        flip = tf.convert_to_tensor(transformation["flip"])  # [B]
+        width = tf.cast(batch["img_shape"][:, 1], tf.float32)  # [B]
+        if "image_flip" in batch:  # the warp will read these images mirrored
+            batch["image_flip"] = tf.math.logical_xor(batch["image_flip"], flip)
+        if "bbox" in batch:
+            bbox = tf.cast(batch["bbox"], tf.float32)
+            batch["bbox"] = tf.where(flip[:, None], flip_bbox_xyxy(bbox, width), bbox)
+        if "bbox_center" in batch:
+            center = tf.cast(batch["bbox_center"], tf.float32)
+            batch["bbox_center"] = tf.where(flip[:, None], flip_center(center, width), center)
+        if "keypoints" in batch:
+            kpts = tf.cast(batch["keypoints"], tf.float32)
+            vis = tf.cast(batch["keypoints_visible"], tf.float32)
+            f_kpts, f_vis = flip_keypoints(kpts, vis, width[:, None], self.flip_indices)
+            batch["keypoints"] = tf.where(flip[:, None, None], f_kpts, kpts)
+            batch["keypoints_visible"] = tf.where(flip[:, None], f_vis, vis)
+        batch["flip"] = flip
+        return batch
+
     def get_config(self):
         return {"flip_indices": list(self.flip_indices), "prob": self.prob}
 
@@ -188,6 +240,8 @@ class RandomHalfBody(BaseTransform):
     t = kpose.datasets.transforms.RandomHalfBody(spec.upper_body_ids, spec.lower_body_ids)
     ```
     """
+
+    batchable = True
 
     def __init__(
         self,
@@ -291,6 +345,8 @@ class RandomBBoxTransform(BaseTransform):
     sample = t.transform(sample, fixed)
     ```
     """
+
+    batchable = True
 
     def __init__(
         self,

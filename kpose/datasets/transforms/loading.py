@@ -5,22 +5,19 @@ import tensorflow as tf
 from kpose.api_export import kpose_export
 from kpose.datasets.transforms.common import BaseTransform
 
-_JPEG, _PNG, _GIF, _BMP = b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM"
+# Magic numbers as big-endian integers of the first 4 bytes (JPEG and BMP: a prefix).
+_PNG, _GIF = 0x89504E47, 0x47494638
+_JPEG, _BMP = 0xFFD8FF, 0x424D  # first 3 and 2 bytes
+_IEND, _EOI = 0x49454E44, 0xFFD9  # PNG's last chunk type, JPEG's end-of-image marker
 
 
-def _tail_contains(data, marker, window=64):
-    """Whether the bytes `marker` occur in the last `window` bytes of `data`."""
-    tail = tf.strings.substr(data, -tf.minimum(tf.strings.length(data), window), window)
-    tail = tf.io.decode_raw(tail, tf.uint8)
-    n = tf.shape(tail)[0] - len(marker) + 1
-    found = tf.ones([tf.maximum(n, 0)], tf.bool)
-    for i, byte in enumerate(marker):
-        found &= tail[i : i + tf.maximum(n, 0)] == byte
-    return tf.reduce_any(found)
-
-
-def _starts_with(data, magic):
-    return tf.equal(tf.strings.substr(data, 0, len(magic)), magic)
+def _words(data, start, length):
+    """Big-endian int64 of every 2 and 4 consecutive bytes of `data[start:start+length]`
+    (zero-padded to `length`)."""
+    b = tf.cast(tf.io.decode_raw(tf.strings.substr(data, start, length), tf.uint8,
+                                 fixed_length=length), tf.int64)
+    w2 = b[:-1] * 256 + b[1:]
+    return w2, w2[:-2] * 65536 + w2[2:]
 
 
 def check_image_bytes(data, path):
@@ -30,15 +27,20 @@ def check_image_bytes(data, path):
     (`FFD9`, `IEND`) is within the file's last 64 bytes, which catches empty and
     truncated files. Returns `data` with the checks as control dependencies.
     """
-    is_jpeg, is_png = _starts_with(data, _JPEG), _starts_with(data, _PNG)
-    known = is_jpeg | is_png | _starts_with(data, _GIF) | _starts_with(data, _BMP)
+    _, head = _words(data, 0, 5)
+    head = head[0]
+    is_jpeg = tf.equal(head // 256, tf.constant(_JPEG, tf.int64)) & (tf.strings.length(data) >= 3)
+    is_png = tf.equal(head, _PNG)
+    known = is_jpeg | is_png | tf.equal(head, _GIF) | tf.equal(head // 65536, _BMP)
     ok_format = tf.debugging.Assert(
         known,
         ["Cannot decode image: not a JPEG, PNG, GIF or BMP file (or empty). File:", path],
     )
-    complete = tf.logical_and(
-        tf.logical_or(~is_jpeg, _tail_contains(data, b"\xff\xd9")),
-        tf.logical_or(~is_png, _tail_contains(data, b"IEND")),
+    w2, w4 = _words(data, tf.maximum(tf.strings.length(data) - 64, 0), 64)
+    complete = tf.where(
+        is_jpeg,
+        tf.reduce_any(tf.equal(w2, _EOI)),
+        tf.logical_or(~is_png, tf.reduce_any(tf.equal(w4, _IEND))),
     )
     ok_end = tf.debugging.Assert(
         complete,

@@ -17,6 +17,20 @@ _RGB_TO_YIQ = tf.constant(_YIQ, tf.float32)
 _IQY_TO_RGB = tf.constant(np.linalg.inv(_YIQ), tf.float32)
 
 
+def _apply_colour(images, matrix, offset):
+    """`images [B, H, W, 3]` -> clip(A x + b) per image, rounded for integer types."""
+    x = tf.cast(images, tf.float32)
+    m = matrix[:, None, None]  # [B, 1, 1, 3, 3]; elementwise, which XLA fuses (a dot would not)
+    x = x[..., 0:1] * m[..., 0] + x[..., 1:2] * m[..., 1] + x[..., 2:3] * m[..., 2]
+    x = tf.clip_by_value(x + offset[:, None, None, :], 0.0, 255.0)
+    if images.dtype.is_integer:
+        return tf.saturate_cast(tf.round(x), images.dtype)
+    return tf.cast(x, images.dtype)
+
+
+_apply_colour_xla = tf.function(_apply_colour, jit_compile=True)
+
+
 @kpose_export("kpose.datasets.transforms.PhotometricDistortion")
 class PhotometricDistortion(BaseTransform):
     """Random brightness, contrast, saturation and hue of the RGB uint8 `image`.
@@ -47,6 +61,9 @@ class PhotometricDistortion(BaseTransform):
     ```
     """
 
+    batchable = True
+    batch_requires_warped_image = True
+
     def __init__(
         self,
         brightness_delta=32,
@@ -65,10 +82,20 @@ class PhotometricDistortion(BaseTransform):
         self.saturation_range = tuple(saturation_range)
         self.hue_delta = hue_delta
 
+    def get_random_transformation_batch(self, batch, seed=None):
+        seeds = split_seed(seed, 2)
+        n = tf.shape(batch["image"])[0]
+        flags = tf.random.stateless_uniform([4, n], seeds[0]) < 0.5
+        u = tf.random.stateless_uniform([4, n], seeds[1])
+        return self._parameters(flags, u)
+
     def get_random_transformation(self, sample, seed=None):
         seeds = split_seed(seed, 2)
         flags = tf.random.stateless_uniform([4], seeds[0]) < 0.5
         u = tf.random.stateless_uniform([4], seeds[1])
+        return self._parameters(flags, u)
+
+    def _parameters(self, flags, u):
         c_lo, c_hi = self.contrast_range
         s_lo, s_hi = self.saturation_range
         return {
@@ -83,20 +110,29 @@ class PhotometricDistortion(BaseTransform):
         }
 
     def colour_matrix(self, transformation):
-        """The transformation as one affine colour map `(A [3, 3], b [3])`: x -> A x + b."""
+        """The transformation as affine colour maps `(A [..., 3, 3], b [..., 3])`: x -> A x + b.
+
+        The transformation's values are scalars, or `[B]` for a batch.
+        """
         t = transformation
-        one = tf.constant(1.0)
         beta = tf.where(t["brightness"], tf.cast(t["brightness_delta"], tf.float32), 0.0)
-        alpha = tf.where(t["contrast"], tf.cast(t["contrast_alpha"], tf.float32), one)
-        sat = tf.where(t["saturation"], tf.cast(t["saturation_alpha"], tf.float32), one)
+        alpha = tf.where(t["contrast"], tf.cast(t["contrast_alpha"], tf.float32), 1.0)
+        sat = tf.where(t["saturation"], tf.cast(t["saturation_alpha"], tf.float32), 1.0)
         # OpenCV hue units are 2 degrees; an HSV hue increase turns the IQ plane clockwise.
         theta = tf.where(t["hue"], tf.cast(t["hue_delta"], tf.float32), 0.0) * (-math.pi / 90.0)
         cos, sin = sat * tf.cos(theta), sat * tf.sin(theta)
+        one, zero = tf.ones_like(cos), tf.zeros_like(cos)
         chroma = tf.stack(
-            [tf.stack([one, 0.0, 0.0]), tf.stack([0.0, cos, -sin]), tf.stack([0.0, sin, cos])]
+            [
+                tf.stack([one, zero, zero], axis=-1),
+                tf.stack([zero, cos, -sin], axis=-1),
+                tf.stack([zero, sin, cos], axis=-1),
+            ],
+            axis=-2,
         )
-        matrix = tf.matmul(_IQY_TO_RGB, tf.matmul(chroma, _RGB_TO_YIQ)) * alpha
-        return matrix, tf.fill([3], beta * alpha)
+        matrix = tf.matmul(_IQY_TO_RGB, tf.matmul(chroma, _RGB_TO_YIQ)) * alpha[..., None, None]
+        offset = tf.broadcast_to((beta * alpha)[..., None], tf.shape(matrix)[:-1])
+        return matrix, offset
 
     def transform(self, sample, transformation=None):
         sample = dict(sample)
@@ -109,6 +145,13 @@ class PhotometricDistortion(BaseTransform):
             x = tf.saturate_cast(tf.round(x), image.dtype)
         sample["image"] = tf.ensure_shape(x, image.shape)
         return sample
+
+    def transform_batch(self, batch, transformation=None):
+        batch = dict(batch)
+        image = batch["image"]
+        matrix, offset = self.colour_matrix(transformation)  # [B, 3, 3], [B, 3]
+        batch["image"] = tf.ensure_shape(_apply_colour_xla(image, matrix, offset), image.shape)
+        return batch
 
     def get_config(self):
         return {

@@ -152,3 +152,31 @@ def test_bad_arguments():
         RandomFlip(FLIP_INDICES, prob=1.5)
     with pytest.raises(ValueError, match="scale_factor"):
         RandomBBoxTransform(scale_factor=(1.5, 0.5))
+
+
+def test_flip_batch_matches_per_sample_and_defers_the_pixels():
+    flip = RandomFlip(FLIP_INDICES)
+    one = _sample()
+    batch = {k: tf.concat([one[k], one[k]], axis=0) for k in
+             ("bbox", "bbox_center", "bbox_scale", "keypoints", "keypoints_visible")}
+    batch["img_shape"] = tf.constant([[4, 5], [4, 7]])
+    batch["image_flip"] = tf.constant([False, True])
+    fixed = {"flip": tf.constant([True, False])}
+    out = flip.transform_batch(batch, fixed)
+    want = flip.transform(one, {"flip": tf.constant(True)})
+    for key in ("bbox", "bbox_center", "keypoints", "keypoints_visible"):
+        np.testing.assert_allclose(out[key][0], want[key][0])
+        np.testing.assert_allclose(out[key][1], one[key][0])
+    # Pixels are not moved: the flip is recorded for the warp (toggling earlier ones).
+    np.testing.assert_array_equal(out["image_flip"], [True, True])
+    twice = flip.transform_batch(out, fixed)
+    np.testing.assert_array_equal(twice["image_flip"], batch["image_flip"])
+    np.testing.assert_allclose(twice["keypoints"], batch["keypoints"])
+    flags = flip.get_random_transformation_batch({"img_shape": tf.ones([400, 2])},
+                                                 seed=tf.constant([0, 1]))["flip"]
+    assert flags.shape == (400,) and 160 < np.sum(flags) < 240
+
+
+def test_batchable_flags():
+    assert GetBBoxCenterScale.batchable and RandomHalfBody.batchable
+    assert RandomBBoxTransform.batchable and RandomFlip.batchable

@@ -55,3 +55,20 @@ def test_random_is_seeded_and_serialises():
     flags = [t.get_random_transformation({}, seed=tf.constant([i, 0]))["hue"] for i in range(100)]
     assert 30 < np.sum(flags) < 70
     run_serialization_test(t)
+
+
+def test_batch_matches_per_sample():
+    t = PhotometricDistortion()
+    images = tf.stack([_image(), _image()[::-1]])
+    draws = t.get_random_transformation_batch({"image": images}, seed=tf.constant([5, 6]))
+    assert draws["hue_delta"].shape == (2,)
+    fixed = {k: tf.stack([v, v]) for k, v in _fixed(
+        brightness=True, brightness_delta=-20.0, contrast=True, contrast_alpha=1.3,
+        saturation=True, saturation_alpha=0.7, hue=True, hue_delta=10.0).items()}
+    fixed["brightness"] = tf.constant([True, False])
+    out = t.transform_batch({"image": images}, fixed)["image"].numpy().astype(int)
+    for i in range(2):
+        one = {k: v[i] for k, v in fixed.items()}
+        want = t.transform({"image": images[i]}, one)["image"].numpy().astype(int)
+        assert np.abs(out[i] - want).max() <= 1
+    assert not np.array_equal(out[0], out[1][::-1])

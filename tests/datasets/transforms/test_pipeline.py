@@ -10,10 +10,14 @@ import tensorflow as tf
 from kpose.datasets.transforms import Compose
 from kpose.datasets.transforms import GetBBoxCenterScale
 from kpose.datasets.transforms import LoadImage
+from kpose.datasets.transforms import PhotometricDistortion
+from kpose.datasets.transforms import RandomFlip
 from kpose.datasets.transforms import TopdownAffine
 from kpose.datasets.transforms import build_topdown_test_pipeline
 from kpose.datasets.transforms import build_topdown_train_pipeline
 from kpose.datasets.transforms import topdown_dataset
+from kpose.datasets.transforms.common import BaseTransform
+from kpose.datasets.transforms.pipeline import split_batchable
 from kpose.structures import affine_transform_points
 from kpose.structures import get_warp_matrix
 from tests.test_case import run_serialization_test
@@ -28,12 +32,12 @@ class _Spec:  # the fields of a KeypointSpec the pipeline uses
     lower_body_ids = (3, 4)
 
 
-def _samples(tmp_path, n=5):
+def _samples(tmp_path, n=5, sizes=((48, 64),)):
     rng = np.random.default_rng(0)
     cols = {k: [] for k in ("img_path", "img_id", "bbox", "bbox_score", "keypoints",
                             "keypoints_visible", "area", "id")}
     for i in range(n):
-        image = rng.integers(0, 256, (48, 64, 3)).astype(np.uint8)
+        image = rng.integers(0, 256, sizes[i % len(sizes)] + (3,)).astype(np.uint8)
         if i % 2:
             path, data = tmp_path / f"{i}.png", tf.io.encode_png(image)
         else:
@@ -120,3 +124,79 @@ def test_missing_image_error_names_file_through_pipeline(tmp_path, bad):
                          build_topdown_test_pipeline(INPUT_SIZE), 2)
     with pytest.raises(tf.errors.NotFoundError, match=bad):
         list(ds)
+
+
+def test_split_batchable():
+    train = build_topdown_train_pipeline(_Spec(), INPUT_SIZE, photometric=True)
+    per_sample, per_batch = split_batchable(train)
+    assert [type(t) for t in per_sample] == [LoadImage]
+    assert len(per_batch) == 6
+    assert split_batchable(build_topdown_test_pipeline(INPUT_SIZE)) is not None
+    # Colour changes must come after the warp; the warp must be batched; Compose only.
+    early = Compose([LoadImage(), PhotometricDistortion(), TopdownAffine(INPUT_SIZE)])
+    assert split_batchable(early) is None
+    assert split_batchable(Compose([LoadImage(), GetBBoxCenterScale()])) is None
+    assert split_batchable(Compose([LoadImage(), TopdownAffine(INPUT_SIZE), _Brighter()])) is None
+    assert split_batchable(lambda sample, seed=None: sample) is None
+
+
+class _Brighter(BaseTransform):  # a user's transform without a batched form
+    def transform(self, sample, transformation=None):
+        return dict(sample, image=sample["image"] // 2 + 100)
+
+
+def test_batched_path_matches_per_sample_path(tmp_path):
+    # Images of two sizes (padded together in a batch); the test pipeline has no
+    # randomness, so both paths must give the same numbers.
+    samples = _samples(tmp_path, 4, sizes=((48, 64), (70, 40)))
+    ds = tf.data.Dataset.from_tensor_slices(samples)
+    pipeline = build_topdown_test_pipeline(INPUT_SIZE)
+    fast = list(topdown_dataset(ds, pipeline, 4, with_meta=True))
+    slow = list(topdown_dataset(ds, pipeline, 4, with_meta=True, batch_transforms=False))
+    (xf, yf), (xs, ys) = fast[0], slow[0]
+    np.testing.assert_array_equal(xf, xs)
+    np.testing.assert_allclose(yf["keypoints"], ys["keypoints"], atol=1e-4)
+    np.testing.assert_array_equal(yf["keypoints_visible"], ys["keypoints_visible"])
+    for key in ("img_id", "id", "input_center", "input_scale", "bbox_score", "area"):
+        np.testing.assert_allclose(yf["meta"][key], ys["meta"][key], rtol=1e-6)
+
+
+def test_batched_flip_and_rotation_match_per_sample(tmp_path):
+    # Fixed flips and box transforms through the batched transforms and through the
+    # per-sample ones: the flip is folded into the warp instead of moving pixels.
+    samples = _samples(tmp_path, 2, sizes=((48, 64), (40, 50)))
+    pipeline = build_topdown_train_pipeline(_Spec(), INPUT_SIZE)
+    load, *rest = pipeline.transforms
+    loaded = [load({k: v[i] for k, v in samples.items()}) for i in range(2)]
+    fixed = [None, {"flip": [True, False]}, {"half_body": [False, False],
+             "prefer_upper": [True, True]},
+             {"shift": [[0.1, 0.0], [0.0, -0.1]], "scale": [[1.2], [0.8]],
+              "rotation": [30.0, -50.0]}, None]
+    batch = {k: tf.concat([s[k] for s in loaded], 0) for k in
+             ("bbox", "keypoints", "keypoints_visible")}
+    batch["img_shape"] = batch["image_size"] = tf.stack([s["img_shape"] for s in loaded])
+    image = np.zeros((2, 48, 64, 3), np.uint8)
+    image[0], image[1, :40, :50] = loaded[0]["image"], loaded[1]["image"]
+    batch["image"] = tf.constant(image)
+    batch["image_flip"] = tf.constant([False, False])
+    for t, tr in zip(rest, fixed):
+        batch = t.transform_batch(batch, tr)
+    for i, sample in enumerate(loaded):
+        for t, tr in zip(rest, fixed):
+            one = None  # sample i's part: the flip is a scalar, the rest per instance
+            if tr is not None:
+                one = {k: tf.constant(v)[i] if k == "flip" else tf.constant(v)[i : i + 1]
+                       for k, v in tr.items()}
+            sample = t.transform(sample, one)
+        np.testing.assert_array_equal(batch["image"][i], sample["image"])
+        np.testing.assert_allclose(batch["keypoints"][i], sample["keypoints"][0], atol=1e-4)
+    assert not np.array_equal(batch["image"][0], batch["image"][1])
+
+
+def test_unbatchable_pipeline_falls_back_to_per_sample(tmp_path):
+    ds = tf.data.Dataset.from_tensor_slices(_samples(tmp_path, 3))
+    pipeline = Compose([LoadImage(), GetBBoxCenterScale(), TopdownAffine(INPUT_SIZE),
+                        _Brighter()])
+    (x, y), _ = list(topdown_dataset(ds, pipeline, 2))
+    assert x.shape == (2, 32, 24, 3) and np.min(x) >= 100
+    assert y["keypoints"].shape == (2, 1, K, 2)

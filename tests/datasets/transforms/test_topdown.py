@@ -3,6 +3,9 @@ import pytest
 import tensorflow as tf
 
 from kpose.datasets.transforms import TopdownAffine
+from kpose.datasets.transforms import warp_image
+from kpose.datasets.transforms import warp_images
+from kpose.structures import get_warp_matrix
 from tests.test_case import run_serialization_test
 
 
@@ -88,3 +91,42 @@ def test_in_tf_data_and_config():
     run_serialization_test(t)
     with pytest.raises(ValueError, match="input_size"):
         TopdownAffine((8.5, 8))
+
+
+def test_warp_images_matches_warp_image_on_padded_batch():
+    # Two images of different sizes, padded into one batch; `image_sizes` keeps
+    # each to its own extent, so the batch warp equals the per-image warp.
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    large = rng.integers(0, 256, (40, 24, 3)).astype(np.uint8)
+    batch = np.full((2, 40, 30, 3), 255, np.uint8)  # padding must never be read
+    batch[0, :20, :30], batch[1, :40, :24] = small, large
+    matrices = get_warp_matrix([[15.0, 10.0], [12.0, 20.0]], [[36.0, 48.0], [20.0, 26.7]],
+                               [25.0, -60.0], (12, 16))
+    sizes = [[20, 30], [40, 24]]
+    for jit in (True, False):
+        out = warp_images(batch, matrices, (12, 16), image_sizes=sizes, flip=[False, True],
+                          jit_compile=jit)
+        assert out.shape == (2, 16, 12, 3) and out.dtype == tf.uint8
+        # The same arithmetic as warp_image (of the flipped image where flip is set).
+        for i, image in enumerate((small, large[:, ::-1])):
+            want = warp_image(tf.constant(image), matrices[i], (12, 16))
+            np.testing.assert_array_equal(out[i], want)
+
+
+def test_transform_batch_matches_per_sample():
+    t = TopdownAffine((48, 64))
+    centers, scales, rots = [[30.0, 40.0], [20.0, 25.0]], [[50.0, 80.0], [40.0, 30.0]], [30.0, 0.0]
+    kpts = [[[10.0, 20.0], [30.0, 40.0]], [[0.0, 0.0], [5.0, 9.0]]]
+    batch = {
+        "bbox_center": tf.constant(centers), "bbox_scale": tf.constant(scales),
+        "bbox_rotation": tf.constant(rots), "keypoints": tf.constant(kpts),
+        "keypoints_visible": tf.ones([2, 2]),
+    }
+    out = t.transform_batch(batch)
+    for i in range(2):
+        one = _sample(centers[i], scales[i], rot=rots[i], keypoints=kpts[i])
+        want = t.transform({k: v for k, v in one.items() if k != "image"})
+        np.testing.assert_allclose(out["keypoints"][i], want["keypoints"][0], atol=1e-4)
+        np.testing.assert_allclose(out["warp_matrix"][i], want["warp_matrix"], atol=1e-5)
+        np.testing.assert_allclose(out["input_scale"][i], want["input_scale"])
