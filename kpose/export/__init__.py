@@ -1,0 +1,5 @@
+"""Export: a SavedModel whose signatures take uint8 images (or encoded JPEG/PNG bytes)
+and person boxes and return keypoints in original-image pixels (TensorFlow backend)."""
+
+from kpose.export.saved_model import export_saved_model
+from kpose.export.topdown_serving_module import TopdownServingModule

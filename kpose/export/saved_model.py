@@ -1,0 +1,127 @@
+"""Export of a top-down estimator as a TensorFlow SavedModel with serving signatures."""
+
+import os
+import shutil
+import tempfile
+
+import keras
+
+SIGNATURES_DOC = """\
+serving_default(images uint8 [B, H, W, 3], boxes float32 [B, M, 4])
+serve_encoded(image_bytes string [B], boxes float32 [B, M, 4])
+  -> keypoints float32 [B, M, K, 2], keypoint_scores float32 [B, M, K]"""
+
+
+def _check_export_dir(export_dir, overwrite):
+    export_dir = os.fspath(export_dir)
+    if os.path.isfile(export_dir):
+        raise ValueError(
+            f"`export_dir` is a file, not a folder. Received: export_dir={export_dir!r}"
+        )
+    if os.path.isdir(export_dir) and os.listdir(export_dir):
+        if not overwrite:
+            raise ValueError(
+                "`export_dir` exists and is not empty; pass `overwrite=True` to replace "
+                f"the SavedModel in it. Received: export_dir={export_dir!r}"
+            )
+        if not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
+            raise ValueError(
+                "`export_dir` is not empty and holds no SavedModel (no saved_model.pb); "
+                "kpose only replaces a SavedModel, even with `overwrite=True`. "
+                f"Received: export_dir={export_dir!r}"
+            )
+    return export_dir
+
+
+def export_saved_model(
+    model,
+    export_dir,
+    flip_test=None,
+    bbox_padding=1.25,
+    use_udp=None,
+    jit_compile=False,
+    overwrite=False,
+):
+    """Saves a top-down estimator as a SavedModel that takes images and person boxes.
+
+    The SavedModel holds the whole inference (box -> centre/scale with `bbox_padding`
+    and the input aspect ratio, affine crop, the model with its preprocessor, flip test,
+    codec decoding, back-projection) in one graph, with two signatures:
+
+    - `serving_default`: `images` uint8 `[B, H, W, 3]` RGB and `boxes` float32
+      `[B, M, 4]` xyxy image pixels;
+    - `serve_encoded`: `image_bytes` string `[B]` (JPEG/PNG/GIF/BMP files, any sizes)
+      and `boxes`;
+
+    both returning `keypoints` float32 `[B, M, K, 2]` (image pixels) and
+    `keypoint_scores` float32 `[B, M, K]`. A box with `x2 <= x1`, `y2 <= y1` or a
+    non-finite coordinate (e.g. an all-zero padding row) is skipped and gets keypoints
+    and scores 0; `M = 0` gives empty outputs. It loads with `tf.saved_model.load` or
+    TF Serving without kpose.
+
+    Export runs on the TensorFlow backend. A model trained on JAX or PyTorch is saved
+    with `model.save("model.keras")`, reloaded in a process started with
+    `KERAS_BACKEND=tensorflow` (`keras.saving.load_model("model.keras")` after
+    `import kpose.models`) and exported there.
+
+    Args:
+        model: `kpose.models.TopdownPoseEstimator`. The model to export.
+        export_dir: str or path. Folder of the SavedModel; must be absent or empty
+            unless `overwrite=True`.
+        flip_test: bool or None. Flip test in the graph; `None` takes
+            `model.flip_test`. Defaults to `None`.
+        bbox_padding: float. Box size factor before cropping. Defaults to `1.25`.
+        use_udp: bool or None. UDP crop warp; `None` decides by the codec.
+            Defaults to `None`.
+        jit_compile: bool. XLA-compile the network part. Defaults to `False`.
+        overwrite: bool. Replace an existing SavedModel in `export_dir`. Defaults to
+            `False`.
+
+    Returns:
+        The `TopdownServingModule` that was saved.
+
+    Example:
+    ```python
+    kpose.export.export_saved_model(model, "export/pose", flip_test=True)
+    served = tf.saved_model.load("export/pose")
+    out = served.signatures["serving_default"](images=images, boxes=boxes)
+    out["keypoints"]  # [B, M, K, 2]
+    ```
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "SavedModel export needs the TensorFlow backend. Save the model with "
+            "`model.save('model.keras')`, then in a process started with "
+            "KERAS_BACKEND=tensorflow run `model = keras.saving.load_model('model.keras')` "
+            "(after `import kpose.models`) and `kpose.export.export_saved_model(model, ...)`. "
+            f"Received: KERAS_BACKEND={keras.backend.backend()!r}"
+        )
+    import tensorflow as tf
+
+    from kpose.export.topdown_serving_module import TopdownServingModule
+
+    export_dir = _check_export_dir(export_dir, overwrite)
+    module = TopdownServingModule(
+        model,
+        flip_test=flip_test,
+        bbox_padding=bbox_padding,
+        use_udp=use_udp,
+        jit_compile=jit_compile,
+    )
+    signatures = {
+        "serving_default": module.serve,
+        "serve_encoded": module.serve_encoded,
+    }
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    os.makedirs(parent, exist_ok=True)
+    # Written next to the target, then moved: a failed export leaves the old one intact.
+    staging = tempfile.mkdtemp(prefix=".kpose-export-", dir=parent)
+    try:
+        tf.saved_model.save(module, staging, signatures=signatures)
+        if os.path.isdir(export_dir):
+            shutil.rmtree(export_dir)
+        os.replace(staging, export_dir)
+    finally:
+        if os.path.isdir(staging):
+            shutil.rmtree(staging)
+    return module
