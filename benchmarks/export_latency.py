@@ -37,17 +37,10 @@ def build_simplebaseline_res50(flip_test=False, seed=0):
     """SimpleBaseline ResNet-50 256x192 with MSRAHeatmap and random weights."""
     import keras
 
-    import kpose
+    from benchmarks.common import simplebaseline_res50
 
     keras.utils.set_random_seed(seed)
-    spec = kpose.datasets.load_keypoint_spec("coco")
-    return kpose.models.TopdownPoseEstimator(
-        backbone=kpose.models.ResNet(depth=50),
-        head=kpose.models.HeatmapHead(num_keypoints=17),
-        codec=kpose.codecs.MSRAHeatmap(input_size=(192, 256), heatmap_size=(48, 64), sigma=2),
-        flip_indices=spec.flip_indices,
-        flip_test=flip_test,
-    )
+    return simplebaseline_res50(flip_test=flip_test)
 
 
 def make_inputs(num_boxes, seed=0):

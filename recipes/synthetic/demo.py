@@ -1,6 +1,7 @@
 """kpose's main job on its embedded data: generate the synthetic COCO-format dataset,
 train a small SimpleBaseline (ResNet-18 + deconvolution head) on CPU for a few minutes,
-evaluate COCO AP and PCK on the held-out images, draw predictions and export the model.
+evaluate COCO AP and PCK on the held-out images, draw predictions (WORK_DIR/predictions.png)
+and export the serving SavedModel (WORK_DIR/saved_model).
 
     python recipes/synthetic/demo.py --work-dir work_dirs/demo
 
@@ -15,7 +16,7 @@ from kpose.apis.recipe_args import apply_backend, recipe_parser
 
 def parse_args(argv=None):
     p = recipe_parser(
-        __doc__.split("\n\n")[0], epochs=30, batch_size=32, learning_rate=2e-3,
+        __doc__.split("\n\n")[0], epochs=16, batch_size=32, learning_rate=2e-3,
         input_size=(96, 128),
     )
     p.add_argument("--data-root", default=None,
@@ -56,6 +57,7 @@ def main(argv=None):
     from kpose.apis.topdown_recipe import run_topdown_recipe
     from kpose.apis.topdown_evaluation import predict_topdown
     from kpose.datasets.synthetic import generate_synthetic_coco
+    from kpose.export import export_saved_model
     from kpose.visualization import draw_predictions
 
     if not args.train_ann:
@@ -89,6 +91,14 @@ def main(argv=None):
     )
     print(f"predictions drawn to {os.path.join(args.work_dir, 'predictions.png')} "
           f"({picture.shape[1]}x{picture.shape[0]})")
+
+    export_dir = os.path.join(args.work_dir, "saved_model")
+    if keras.backend.backend() == "tensorflow":
+        export_saved_model(model, export_dir, overwrite=True)
+        print(f"serving SavedModel written to {export_dir}")
+    else:
+        print(f"SavedModel export runs on TensorFlow: KERAS_BACKEND=tensorflow kpose export "
+              f"--model {metrics['model']} --out {export_dir}")
     return metrics
 
 

@@ -1,0 +1,97 @@
+"""Inference speed of the ResNet-50 256x192 SimpleBaseline -> JSON.
+
+- `predict_samples_per_s`: `predict_on_batch` (preprocessing, network, heatmap decoding)
+  at batch 16, no flip test (MMPose's `test_step`, `bench.py --only c`);
+- `crop_latency_ms`: the same on one crop;
+- `python_one_box_ms`: `kpose.apis.inference.inference_topdown` on a 640x480 image with
+  one box;
+- `saved_model_one_box_ms`, `saved_model_eight_boxes_ms` (and `_flip` variants): the
+  exported serving SavedModel end to end (crop, network, decoding, back-projection) on
+  the same image (MMPose's `inference_topdown`, `bench.py --only d`).
+
+    python benchmarks/inference.py --out inference.json [--backend jax] [--skip-export]
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default="tensorflow")
+    p.add_argument("--dtype-policy", default="float32",
+                   choices=("float32", "mixed_float16", "mixed_bfloat16"))
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--deconv-impl", choices=("auto", "transpose", "subpixel", "phase"),
+                   default="auto", help="the head's deconv_impl (auto: HeatmapHead's choice "
+                   "per backend)")
+    p.add_argument("--skip-export", action="store_true",
+                   help="skip the SavedModel figures (always skipped off TensorFlow)")
+    p.add_argument("--out", required=True)
+    return p.parse_args()
+
+
+def main():
+    a = parse_args()
+    os.environ["KERAS_BACKEND"] = a.backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+
+    from benchmarks.common import machine, per_second, simplebaseline_res50, timed_repeats
+
+    keras.config.set_dtype_policy(a.dtype_policy)
+    keras.utils.set_random_seed(0)
+    model = simplebaseline_res50(deconv_impl=a.deconv_impl)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (a.batch_size, 256, 192, 3), dtype=np.uint8)
+    results = {}
+
+    times = timed_repeats(lambda: model.predict_on_batch(x), a.repeats, warmup=2)
+    results["predict_samples_per_s"] = per_second(times, a.batch_size)
+    one = x[:1]
+    calls = 5
+
+    def crops():
+        for _ in range(calls):
+            model.predict_on_batch(one)
+
+    times = timed_repeats(crops, a.repeats, warmup=1)
+    results["crop_latency_ms"] = 1e3 * sorted(times)[len(times) // 2] / calls
+
+    from benchmarks.export_latency import make_inputs, export_latency
+    from kpose.apis.inference import inference_topdown
+
+    images, boxes = make_inputs(1)
+    image, box = images[0], boxes[0]
+
+    def python_path():
+        for _ in range(calls):
+            inference_topdown(model, image, box)
+
+    times = timed_repeats(python_path, a.repeats, warmup=1)
+    results["python_one_box_ms"] = 1e3 * sorted(times)[len(times) // 2] / calls
+
+    if a.backend == "tensorflow" and not a.skip_export:
+        with tempfile.TemporaryDirectory() as tmp:
+            latencies = export_latency(repeats=a.repeats, work_dir=tmp)
+        results.update({k: v for k, v in latencies.items() if k != "details"})
+        results["saved_model_details"] = latencies["details"]
+
+    results.update(
+        batch_size=a.batch_size, deconv_impl=a.deconv_impl, backend=a.backend, dtype_policy=a.dtype_policy,
+        keras=keras.__version__, machine=machine(),
+    )
+    with open(a.out, "w") as f:
+        json.dump(results, f, indent=1)
+    print(json.dumps({k: v for k, v in results.items() if k.endswith(("_s", "_ms"))}))
+
+
+if __name__ == "__main__":
+    main()
