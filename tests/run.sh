@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0
-MULTI_BACKEND="tests/codecs tests/models tests/optimizers tests/evaluation/test_keras_metrics.py"
+MULTI_BACKEND="tests/codecs tests/models tests/optimizers tests/evaluation/test_keras_metrics.py tests/apis/test_inference.py"
 status=0
 echo "=== KERAS_BACKEND=tensorflow (all tests)"
 KERAS_BACKEND=tensorflow python -m pytest -q -p no:cacheprovider "$@" tests || status=1
