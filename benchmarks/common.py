@@ -35,7 +35,7 @@ def per_second(times, items):
     return items / statistics.median(times)
 
 
-def simplebaseline_res50(deconv_impl="transpose", flip_test=False):
+def simplebaseline_res50(deconv_impl="auto", flip_test=False):
     """MMPose's td-hm_res50 SimpleBaseline: ResNet-50, 3 deconvolutions of 256, 17
     keypoints, 256x192 input, 64x48 MSRA heatmaps; random weights."""
     import kpose

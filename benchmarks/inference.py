@@ -85,7 +85,8 @@ def main():
         results["saved_model_details"] = latencies["details"]
 
     results.update(
-        batch_size=a.batch_size, deconv_impl=a.deconv_impl, backend=a.backend, dtype_policy=a.dtype_policy,
+        batch_size=a.batch_size, deconv_impl=a.deconv_impl, backend=a.backend,
+        dtype_policy=a.dtype_policy,
         keras=keras.__version__, machine=machine(),
     )
     with open(a.out, "w") as f:

@@ -27,9 +27,9 @@ def parse_args():
     p.add_argument("--steps-per-repeat", type=int, default=2)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--jit-compile", choices=("auto", "true", "false"), default="false")
-    p.add_argument("--deconv-impl", choices=("auto", "transpose", "subpixel"), default="auto",
-                   help="auto: subpixel on JAX (its transposed-convolution gradient is slow "
-                   "on CPU), transpose elsewhere")
+    p.add_argument("--deconv-impl", choices=("auto", "transpose", "subpixel", "phase"),
+                   default="auto", help="the head's deconv_impl; auto: phase on JAX, "
+                   "transpose elsewhere (HeatmapHead's choice)")
     p.add_argument("--out", required=True)
     return p.parse_args()
 
@@ -47,7 +47,9 @@ def main():
     keras.utils.set_random_seed(0)
     impl = a.deconv_impl
     if impl == "auto":
-        impl = "subpixel" if a.backend == "jax" else "transpose"
+        from kpose.models.heads.heatmap_head import _AUTO_IMPL
+
+        impl = _AUTO_IMPL.get(a.backend, "transpose")
     model = simplebaseline_res50(deconv_impl=impl)
     jit = {"auto": "auto", "true": True, "false": False}[a.jit_compile]
     model.compile(optimizer=keras.optimizers.Adam(5e-4), jit_compile=jit)

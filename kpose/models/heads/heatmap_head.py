@@ -6,7 +6,9 @@ from kpose.api_export import kpose_export
 # PyTorch (padding, output_padding) that make a stride-2 transposed conv double the
 # size, per kernel size (as MMPose's heatmap heads choose them).
 _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
-_DECONV_IMPLS = ("transpose", "subpixel", "auto")
+_DECONV_IMPLS = ("transpose", "subpixel", "phase", "auto")
+# What "auto" picks per backend (measured on CPU: see `HeatmapHead`).
+_AUTO_IMPL = {"jax": "phase"}
 
 
 def _size(x, axis):
@@ -37,15 +39,45 @@ def _subpixel_taps(kernel_size, strides, padding):
     return d_min, d_max, taps
 
 
+def _phase_taps(kernel_size, strides, padding):
+    """For a transposed conv, the smallest regular-conv window per output phase.
+
+    Output pixel `o = strides * m + a` of PyTorch's `ConvTranspose` sums input pixels
+    `m + d` times kernel taps `t = a + padding - strides * d`. Each phase `a` gets its
+    own window of `width` offsets starting at `starts[a]` (the same width for all
+    phases). Returns `(starts, width, taps)` where `taps[a * width + r]` is the tap for
+    phase `a` and window row `r` (or `kernel_size`, an all-zero tap, where none applies).
+    """
+    offsets = [
+        [
+            (a + padding - t) // strides
+            for t in range(kernel_size)
+            if (a + padding - t) % strides == 0
+        ]
+        for a in range(strides)
+    ]
+    width = max(max(d) - min(d) + 1 for d in offsets)
+    starts = [min(d) for d in offsets]
+    taps = []
+    for a in range(strides):
+        for r in range(width):
+            t = a + padding - strides * (starts[a] + r)
+            taps.append(t if 0 <= t < kernel_size else kernel_size)
+    return starts, width, taps
+
+
 class _Deconv2D(keras.layers.Layer):
     """Bias-free transposed convolution doubling the size, with PyTorch's
     `ConvTranspose2d(kernel_size, stride=2, padding, output_padding)` semantics.
 
     The kernel has Keras `Conv2DTranspose`'s layout `(k, k, filters, in_channels)` for
-    both implementations: `"transpose"` runs `conv_transpose` and crops; `"subpixel"`
+    all implementations: `"transpose"` runs `conv_transpose` and crops; `"subpixel"`
     rearranges the same kernel into a regular convolution with `4 * filters` outputs
-    followed by a pixel shuffle (depth to space), which gives identical outputs and a
-    much cheaper gradient on some backends (JAX on CPU).
+    over the window shared by all output phases (3x3 for k=4) followed by a pixel
+    shuffle (depth to space); `"phase"` does the same over each phase's own window
+    (2x2 for k=4): one convolution of the input padded by the windows'
+    union, then each phase's HxW slice, interleaved. All give identical outputs;
+    `"subpixel"` and `"phase"` are the same computation for k=3 and k=2.
     """
 
     def __init__(self, filters, kernel_size, impl="transpose", **kwargs):
@@ -56,6 +88,9 @@ class _Deconv2D(keras.layers.Layer):
         self.strides = 2
         self.padding, self.output_padding = _DECONV_PADDING[kernel_size]
         self._d_min, self._d_max, self._taps = _subpixel_taps(
+            kernel_size, self.strides, self.padding
+        )
+        self._phase_starts, self._phase_width, self._phase_taps = _phase_taps(
             kernel_size, self.strides, self.padding
         )
 
@@ -97,12 +132,59 @@ class _Deconv2D(keras.layers.Layer):
         y = ops.transpose(y, (0, 1, 3, 2, 4, 5))
         return ops.reshape(y, (-1, h * s, w * s, self.filters))
 
+    def _phase_kernel(self):
+        s, width, k = self.strides, self._phase_width, self.kernel_size
+        in_channels = ops.shape(self.kernel)[-1]
+        flipped_order = [k - 1 - (s * r + a) for a in range(s) for r in range(width)]
+        if self._phase_taps == flipped_order:
+            # The taps are the flipped kernel read as (row, phase) (k=4: 3,1 | 2,0): no
+            # gather, so the gradient is a flip and a transpose too.
+            kernel = ops.flip(self.kernel, axis=(0, 1))
+            kernel = ops.reshape(kernel, (width, s, width, s, self.filters, in_channels))
+            # -> (dy, dx, in, phase_y, phase_x, out)
+            kernel = ops.transpose(kernel, (0, 2, 5, 1, 3, 4))
+        else:
+            kernel = ops.pad(self.kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])
+            kernel = ops.take(kernel, self._phase_taps, axis=0)
+            kernel = ops.take(kernel, self._phase_taps, axis=1)
+            kernel = ops.reshape(kernel, (s, width, s, width, self.filters, in_channels))
+            kernel = ops.transpose(kernel, (1, 3, 5, 0, 2, 4))
+        return ops.reshape(kernel, (width, width, in_channels, s * s * self.filters))
+
+    def _call_phase(self, x):
+        s, width, starts = self.strides, self._phase_width, self._phase_starts
+        h, w = _size(x, 1), _size(x, 2)
+        before = -min(starts)
+        after = max(starts) + width - 1
+        if before or after:
+            x = ops.pad(x, [[0, 0], [before, after], [before, after], [0, 0]])
+        y = ops.conv(x, self._phase_kernel(), padding="valid")
+        c = self.filters
+        if len(set(starts)) == 1:
+            # One window for all phases (k=3, k=2): the output is HxW, a pixel shuffle.
+            y = ops.reshape(y, (-1, h, w, s, s, c))
+            y = ops.transpose(y, (0, 1, 3, 2, 4, 5))
+            return ops.reshape(y, (-1, h * s, w * s, c))
+        rows = []
+        for a_y in range(s):
+            oy = starts[a_y] + before
+            phases = []
+            for a_x in range(s):
+                ox = starts[a_x] + before
+                channel = (a_y * s + a_x) * c
+                phases.append(y[:, oy : oy + h, ox : ox + w, channel : channel + c])
+            rows.append(ops.stack(phases, axis=3))  # (B, H, W, phase_x, C)
+        y = ops.stack(rows, axis=2)  # (B, H, phase_y, W, phase_x, C)
+        return ops.reshape(y, (-1, h * s, w * s, c))
+
     def call(self, x):
         impl = self.impl
         if impl == "auto":
-            impl = "subpixel" if keras.backend.backend() == "jax" else "transpose"
+            impl = _AUTO_IMPL.get(keras.backend.backend(), "transpose")
         if impl == "subpixel":
             return self._call_subpixel(x)
+        if impl == "phase":
+            return self._call_phase(x)
         return self._call_transpose(x)
 
     def compute_output_shape(self, input_shape):
@@ -144,12 +226,17 @@ class HeatmapHead(keras.layers.Layer):
         final_layer_kernel_size: int or None. Kernel size of the final convolution
             (padded `(k - 1) // 2`); `None` for no final layer (the head then returns
             the last features, cast to float32). Defaults to `1`.
-        deconv_impl: str. `"transpose"` (transposed convolution), `"subpixel"` (a
-            regular 3x3 convolution to 4x the channels then a pixel shuffle, computed
-            from the same kernel variable: identical outputs, interchangeable weights;
-            2.25x the forward FLOPs but a ~9x cheaper gradient on JAX/CPU) or `"auto"`
-            (`"subpixel"` on the JAX backend, `"transpose"` otherwise, chosen at call
-            time). Defaults to `"transpose"`.
+        deconv_impl: str. How the deconvolutions compute, all from the same kernel
+            variable (identical outputs, interchangeable weights): `"transpose"`
+            (transposed convolution), `"subpixel"` (a regular 3x3 convolution to 4x
+            the channels then a pixel shuffle; 2.25x the forward FLOPs for kernel 4
+            but a much cheaper gradient than `"transpose"` on JAX/CPU), `"phase"`
+            (each output phase's own 2x2 window: one 2x2 convolution to 4x the
+            channels over the input padded by 1, then the four phases' HxW slices
+            interleaved; (H+1)(W+1)/HW times the exact FLOPs for kernel 4, the same
+            as `"subpixel"` for kernels 3 and 2; fastest on JAX/CPU, slower than
+            `"transpose"` to train on TensorFlow/CPU) or `"auto"` (`"phase"` on JAX,
+            `"transpose"` otherwise, chosen at call time). Defaults to `"transpose"`.
         **kwargs: Standard layer arguments (`name`, `dtype`...).
 
     Example:
