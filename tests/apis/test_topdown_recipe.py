@@ -86,3 +86,13 @@ def test_synthetic_demo_dry_run_on_other_backends(tmp_path, backend, extra):
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     _check_work_dir(work_dir, backend)
+
+
+def test_distribution_scope_is_a_no_op_without_data_parallel():
+    import argparse
+    import contextlib
+
+    from kpose.apis.topdown_recipe import distribution_scope
+
+    scope = distribution_scope(argparse.Namespace(data_parallel=False))
+    assert isinstance(scope, contextlib.nullcontext)

@@ -22,6 +22,7 @@ that must come after the warp (colour changes). The defaults run the per-sample 
 which suits transforms that are already vectorised over instances.
 """
 
+import abc
 import math
 
 import tensorflow as tf
@@ -55,7 +56,7 @@ def _check_prob(name, value):
         raise ValueError(f"`{name}` must be a probability in [0, 1]. Received: {name}={value}")
 
 
-class BaseTransform:
+class BaseTransform(abc.ABC):
     """Base class of kpose's `tf.data` transforms (not for direct use)."""
 
     batchable = False
@@ -70,8 +71,9 @@ class BaseTransform:
     def transform_batch(self, batch, transformation=None):
         return self.transform(batch, transformation)
 
+    @abc.abstractmethod
     def transform(self, sample, transformation=None):
-        raise NotImplementedError
+        """The sample (dict of tensors) with `transformation` applied."""
 
     def __call__(self, sample, seed=None):
         transformation = self.get_random_transformation(sample, seed=seed)
