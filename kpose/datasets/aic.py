@@ -31,28 +31,5 @@ class AicDataset(CocoDataset):
     ```
     """
 
-    def __init__(
-        self,
-        ann_file,
-        img_dir,
-        keypoint_spec="aic",
-        data_mode="topdown",
-        bbox_file=None,
-        bbox_score_threshold=0.0,
-        min_keypoints=1,
-        indices=None,
-        test_mode=False,
-        check_images=True,
-    ):
-        super().__init__(
-            ann_file,
-            img_dir,
-            keypoint_spec=keypoint_spec,
-            data_mode=data_mode,
-            bbox_file=bbox_file,
-            bbox_score_threshold=bbox_score_threshold,
-            min_keypoints=min_keypoints,
-            indices=indices,
-            test_mode=test_mode,
-            check_images=check_images,
-        )
+    def __init__(self, ann_file, img_dir, keypoint_spec="aic", **kwargs):
+        super().__init__(ann_file, img_dir, keypoint_spec=keypoint_spec, **kwargs)
