@@ -10,3 +10,4 @@ from kpose.models.necks import FeatureMapProcessor
 from kpose.models.necks import GlobalAveragePooling
 from kpose.models.preprocessors import PoseDataPreprocessor
 from kpose.models.estimators import TopdownPoseEstimator
+from kpose.models.layers import FusedBatchNormalization

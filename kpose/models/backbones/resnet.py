@@ -1,6 +1,7 @@
 import keras
 
 from kpose.api_export import kpose_export
+from kpose.models.layers.fused_batch_normalization import FusedBatchNormalization
 
 # depth -> (block type, blocks per stage)
 _ARCH = {
@@ -34,7 +35,7 @@ def _conv(x, filters, kernel_size, strides, name, dtype):
 
 
 def _bn(x, name, dtype, zero_gamma=False):
-    return keras.layers.BatchNormalization(
+    return FusedBatchNormalization(
         epsilon=1e-5,
         momentum=0.9,
         gamma_initializer="zeros" if zero_gamma else "ones",

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kpose.api_export import kpose_export
+from kpose.models.layers.fused_batch_normalization import FusedBatchNormalization
 
 # PyTorch (padding, output_padding) that make a stride-2 transposed conv double the
 # size, per kernel size (as MMPose's heatmap heads choose them).
@@ -308,7 +309,7 @@ class HeatmapHead(keras.layers.Layer):
                         filters, kernel_size, deconv_impl, dtype=dtype,
                         name=f"deconv_layers_{index}",
                     ),
-                    keras.layers.BatchNormalization(
+                    FusedBatchNormalization(
                         epsilon=1e-5, momentum=0.9, dtype=dtype,
                         name=f"deconv_layers_{index + 1}",
                     ),
@@ -330,7 +331,7 @@ class HeatmapHead(keras.layers.Layer):
                     filters, kernel_size, kernel_initializer=init, dtype=dtype,
                     name=f"conv_layers_{index}",
                 ),
-                keras.layers.BatchNormalization(
+                FusedBatchNormalization(
                     epsilon=1e-5, momentum=0.9, dtype=dtype,
                     name=f"conv_layers_{index + 1}",
                 ),

@@ -1,0 +1,1 @@
+from kpose.models.layers.fused_batch_normalization import FusedBatchNormalization

@@ -1,0 +1,70 @@
+"""Batch normalisation with a fused training kernel on TensorFlow."""
+
+import keras
+
+from kpose.api_export import kpose_export
+
+
+@kpose_export("kpose.models.FusedBatchNormalization")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` whose TensorFlow training step is one fused op.
+
+    Keras 3 normalises with separate moment and normalisation ops on every backend; on
+    TensorFlow's CPU that costs about a fifth of a ResNet-50 training step. On the
+    TensorFlow backend, in training, for 4D channels-last inputs with centre and scale,
+    this layer calls `FusedBatchNormV3` instead (the same statistics: batch mean and
+    biased batch variance; the same moving-average update); everywhere else it is
+    `keras.layers.BatchNormalization`. Same arguments, weights and outputs, so a model
+    switches between the two by name in its config. This is the one place where kpose's
+    model code calls TensorFlow directly, for speed only.
+
+    Args:
+        **kwargs: the arguments of `keras.layers.BatchNormalization`.
+
+    Example:
+    ```python
+    bn = kpose.models.FusedBatchNormalization(epsilon=1e-5, momentum=0.9)
+    y = bn(np.ones((2, 8, 6, 16), "float32"), training=True)
+    ```
+    """
+
+    def _fused(self, inputs, training, mask):
+        return (
+            keras.backend.backend() == "tensorflow"
+            and bool(training)
+            and self.trainable
+            and mask is None
+            and self.center
+            and self.scale
+            and not self.synchronized
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fused(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        x = tf.cast(inputs, "float32")
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            x,
+            tf.cast(self.gamma, "float32"),
+            tf.cast(self.beta, "float32"),
+            epsilon=self.epsilon,
+            is_training=True,
+            data_format="NHWC",
+        )
+        # The fused op reports the unbiased variance for the running average; Keras keeps
+        # the biased one.
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), "float32")
+        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
+        momentum = self.momentum
+        self.moving_mean.assign(
+            self.moving_mean * momentum + tf.cast(mean, self.moving_mean.dtype) * (1 - momentum)
+        )
+        self.moving_variance.assign(
+            self.moving_variance * momentum
+            + tf.cast(variance, self.moving_variance.dtype) * (1 - momentum)
+        )
+        return tf.cast(y, inputs.dtype)
