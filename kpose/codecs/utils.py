@@ -100,6 +100,18 @@ def _weights(keypoints_visible, valid):
     return ops.where(valid, visible, ops.zeros_like(visible))
 
 
+def _msra_window(kp, valid, heatmap_size, sigma):
+    """MSRA's 3-sigma window around `mu = trunc(x + 0.5)`: `(mu, left, right, peak,
+    valid)`, with keypoints whose window misses the map no longer valid."""
+    radius = 3.0 * sigma
+    mu = ops.trunc(kp + 0.5)
+    lt = ops.trunc(mu - radius)
+    rb = ops.trunc(mu + radius + 1.0)
+    valid = ops.logical_and(valid, ops.logical_not(_out_of_range(lt, rb, heatmap_size)))
+    peak = lt + float(math.floor((2.0 * radius + 1.0) / 2.0))
+    return mu, lt, rb, peak, valid
+
+
 def gaussian_heatmaps(keypoints, keypoints_visible, heatmap_size, sigma):
     """MSRA Gaussian heatmaps: Gaussians centred on the nearest pixel, 3-sigma window.
 
@@ -118,13 +130,8 @@ def gaussian_heatmaps(keypoints, keypoints_visible, heatmap_size, sigma):
         `(heatmaps [B, H, W, K], keypoint_weights [B, N, K])`.
     """
     kp, valid = sanitize_keypoints(keypoints, keypoints_visible)
-    radius = 3.0 * sigma
-    mu = ops.trunc(kp + 0.5)
-    lt = ops.trunc(mu - radius)
-    rb = ops.trunc(mu + radius + 1.0)
-    valid = ops.logical_and(valid, ops.logical_not(_out_of_range(lt, rb, heatmap_size)))
-    centres = lt + float(math.floor((2.0 * radius + 1.0) / 2.0))
-    heatmaps = _gaussian_targets(centres, valid, heatmap_size, sigma, window=(lt, rb))
+    _, lt, rb, peak, valid = _msra_window(kp, valid, heatmap_size, sigma)
+    heatmaps = _gaussian_targets(peak, valid, heatmap_size, sigma, window=(lt, rb))
     return heatmaps, _weights(keypoints_visible, valid)
 
 
@@ -166,12 +173,8 @@ def udp_gaussian_heatmaps(keypoints, keypoints_visible, heatmap_size, sigma):
         `(heatmaps [B, H, W, K], keypoint_weights [B, N, K])`.
     """
     kp, valid = sanitize_keypoints(keypoints, keypoints_visible)
-    radius = 3.0 * sigma
-    mu = ops.trunc(kp + 0.5)
-    lt = ops.trunc(mu - radius)
-    rb = ops.trunc(mu + radius + 1.0)
-    valid = ops.logical_and(valid, ops.logical_not(_out_of_range(lt, rb, heatmap_size)))
-    centres = lt + float(math.floor((2.0 * radius + 1.0) / 2.0)) + (kp - mu)
+    mu, lt, rb, peak, valid = _msra_window(kp, valid, heatmap_size, sigma)
+    centres = peak + (kp - mu)
     heatmaps = _gaussian_targets(centres, valid, heatmap_size, sigma, window=(lt, rb))
     return heatmaps, _weights(keypoints_visible, valid)
 
