@@ -48,9 +48,13 @@ def pck_against_ground_truth(predictions, dataset, thr=0.05):
     return float(pck)
 
 
-def evaluate_topdown(model, dataset, batches, ann_file, pck_thr=0.05, outfile_prefix=None):
-    """COCO figures (`AP`, `AP50`, ...) and, with ground-truth boxes, `PCK@thr`."""
-    predictions = predict_topdown(model, batches)
+def evaluate_topdown(
+    model, dataset, batches, ann_file, pck_thr=0.05, outfile_prefix=None, predictions=None
+):
+    """COCO figures (`AP`, `AP50`, ...) and, with ground-truth boxes, `PCK@thr`.
+    `predictions` from `predict_topdown` are reused when given."""
+    if predictions is None:
+        predictions = predict_topdown(model, batches)
     metric = CocoMetric(
         ann_file, keypoint_spec=dataset.keypoint_spec, outfile_prefix=outfile_prefix
     )

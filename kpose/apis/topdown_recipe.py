@@ -8,7 +8,7 @@ import time
 import keras
 
 from kpose.apis.topdown_data import topdown_train_data, topdown_val_data
-from kpose.apis.topdown_evaluation import evaluate_topdown
+from kpose.apis.topdown_evaluation import evaluate_topdown, predict_topdown
 from kpose.callbacks import TopdownEvaluation
 
 _JIT = {"auto": "auto", "true": True, "false": False}
@@ -41,7 +41,8 @@ def run_topdown_recipe(args, keypoint_spec, build_model, build_optimizer, use_ud
     `build_model(keypoint_spec, input_size, flip_test)` returns an uncompiled
     `TopdownPoseEstimator`; `build_optimizer(steps_per_epoch)` its optimizer.
     Writes `WORK_DIR/model.keras` (last), `WORK_DIR/best_model.keras` (best AP) and
-    `WORK_DIR/metrics.json`; returns the figures.
+    `WORK_DIR/metrics.json`; returns the model, the validation set and batches, the
+    figures and the final predictions (image space).
     """
     keras.config.set_dtype_policy(args.dtype_policy)
     keras.utils.set_random_seed(args.seed)
@@ -93,7 +94,10 @@ def run_topdown_recipe(args, keypoint_spec, build_model, build_optimizer, use_ud
         shuffle=False, verbose=2,
     )
     train_seconds = time.perf_counter() - start
-    figures = evaluate_topdown(model, val_set, val_batches, args.val_ann)
+    predictions = predict_topdown(model, val_batches)
+    figures = evaluate_topdown(
+        model, val_set, val_batches, args.val_ann, predictions=predictions
+    )
     metrics = {
         "final": figures,
         "best": {"AP": callbacks[0].best, "epoch": callbacks[0].best_epoch},
@@ -109,4 +113,4 @@ def run_topdown_recipe(args, keypoint_spec, build_model, build_optimizer, use_ud
     }
     with open(paths["metrics"], "w") as f:
         json.dump(metrics, f, indent=1)
-    return model, val_set, val_batches, metrics
+    return model, val_set, val_batches, metrics, predictions

@@ -83,7 +83,7 @@ def main(argv=None):
     def build(keypoint_spec, input_size, flip_test):
         return build_model(keypoint_spec, input_size, flip_test, args.backbone_weights)
 
-    _, _, _, metrics = run_topdown_recipe(args, spec, build, build_optimizer)
+    _, _, _, metrics, _ = run_topdown_recipe(args, spec, build, build_optimizer)
     print("final:", ", ".join(f"{k} {v:.4f}" for k, v in metrics["final"].items()))
     return metrics
 

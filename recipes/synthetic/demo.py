@@ -55,7 +55,6 @@ def main(argv=None):
 
     import kpose
     from kpose.apis.topdown_recipe import run_topdown_recipe
-    from kpose.apis.topdown_evaluation import predict_topdown
     from kpose.datasets.synthetic import generate_synthetic_coco
     from kpose.export import export_saved_model
     from kpose.visualization import draw_predictions
@@ -78,14 +77,13 @@ def main(argv=None):
         )
         return keras.optimizers.Adam(schedule)
 
-    model, val_set, val_batches, metrics = run_topdown_recipe(
+    model, val_set, _, metrics, predictions = run_topdown_recipe(
         args, spec, build_model, build_optimizer
     )
     final = metrics["final"]
     print(f"trained {metrics['epochs']} epochs in {metrics['train_seconds']:.0f} s; "
           + ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
 
-    predictions = predict_topdown(model, val_batches)
     picture = draw_predictions(
         predictions, val_set, os.path.join(args.work_dir, "predictions.png")
     )
