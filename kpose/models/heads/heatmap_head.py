@@ -8,8 +8,17 @@ from kpose.models.layers.fused_batch_normalization import FusedBatchNormalizatio
 # size, per kernel size (as MMPose's heatmap heads choose them).
 _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
 _DECONV_IMPLS = ("transpose", "subpixel", "phase", "auto")
-# What "auto" picks per backend (measured on CPU: see `HeatmapHead`).
-_AUTO_IMPL = {"jax": "phase"}
+# What "auto" picks per (backend, training), measured on CPU (see `HeatmapHead`).
+_AUTO_IMPL = {
+    ("jax", True): "phase",
+    ("jax", False): "phase",
+    ("tensorflow", False): "phase",
+}
+
+
+def auto_deconv_impl(backend, training):
+    """The deconvolution formulation `deconv_impl="auto"` runs on `backend`."""
+    return _AUTO_IMPL.get((backend, bool(training)), "transpose")
 
 
 def _size(x, axis):
@@ -178,10 +187,10 @@ class _Deconv2D(keras.layers.Layer):
         y = ops.stack(rows, axis=2)  # (B, H, phase_y, W, phase_x, C)
         return ops.reshape(y, (-1, h * s, w * s, c))
 
-    def call(self, x):
+    def call(self, x, training=None):
         impl = self.impl
         if impl == "auto":
-            impl = _AUTO_IMPL.get(keras.backend.backend(), "transpose")
+            impl = auto_deconv_impl(keras.backend.backend(), training)
         if impl == "subpixel":
             return self._call_subpixel(x)
         if impl == "phase":
@@ -235,9 +244,10 @@ class HeatmapHead(keras.layers.Layer):
             (each output phase's own 2x2 window: one 2x2 convolution to 4x the
             channels over the input padded by 1, then the four phases' HxW slices
             interleaved; (H+1)(W+1)/HW times the exact FLOPs for kernel 4, the same
-            as `"subpixel"` for kernels 3 and 2; fastest on JAX/CPU, slower than
-            `"transpose"` to train on TensorFlow/CPU) or `"auto"` (`"phase"` on JAX,
-            `"transpose"` otherwise, chosen at call time). Defaults to `"transpose"`.
+            as `"subpixel"` for kernels 3 and 2; fastest on JAX/CPU and for inference
+            on TensorFlow/CPU, slower than `"transpose"` to train on TensorFlow/CPU)
+            or `"auto"` (chosen at call time: `"phase"` on JAX and for inference on
+            TensorFlow, `"transpose"` otherwise). Defaults to `"auto"`.
         **kwargs: Standard layer arguments (`name`, `dtype`...).
 
     Example:
@@ -259,7 +269,7 @@ class HeatmapHead(keras.layers.Layer):
         conv_out_channels=None,
         conv_kernel_sizes=None,
         final_layer_kernel_size=1,
-        deconv_impl="transpose",
+        deconv_impl="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)

@@ -28,22 +28,44 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     ```
     """
 
-    def _fused(self, inputs, training, mask):
+    def _fusable(self, inputs, mask):
         return (
             keras.backend.backend() == "tensorflow"
-            and bool(training)
-            and self.trainable
             and mask is None
             and self.center
             and self.scale
             and not self.synchronized
             and len(inputs.shape) == 4
+            and keras.backend.standardize_dtype(inputs.dtype)
+            in ("float32", "bfloat16", "float16")
             and self.axis in (-1, 3)
         )
 
     def call(self, inputs, training=None, mask=None):
-        if not self._fused(inputs, training, mask):
+        if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
+        if training and self.trainable:
+            return self._fused_training(inputs)
+        return self._fused_inference(inputs)
+
+    def _fused_inference(self, inputs):
+        import tensorflow as tf
+
+        # In the compute dtype (the op keeps float32 statistics), so that mixed precision
+        # needs no casts and Grappler can fuse convolution, batch norm and ReLU.
+        y, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+            x=inputs,
+            scale=tf.cast(self.gamma, "float32"),
+            offset=tf.cast(self.beta, "float32"),
+            mean=tf.cast(self.moving_mean, "float32"),
+            variance=tf.cast(self.moving_variance, "float32"),
+            epsilon=self.epsilon,
+            data_format="NHWC",
+            is_training=False,
+        )
+        return y
+
+    def _fused_training(self, inputs):
         import tensorflow as tf
 
         x = tf.cast(inputs, "float32")

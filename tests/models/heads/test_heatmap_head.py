@@ -177,3 +177,13 @@ def test_invalid_arguments():
         HeatmapHead(3, conv_out_channels=(8,), conv_kernel_sizes=None)
     with pytest.raises(ValueError, match="deconv_impl"):
         HeatmapHead(3, deconv_impl="pixelshuffle")
+
+
+def test_auto_picks_the_measured_fastest_formulation_per_backend_and_mode():
+    from kpose.models.heads.heatmap_head import auto_deconv_impl
+
+    assert auto_deconv_impl("tensorflow", training=True) == "transpose"
+    assert auto_deconv_impl("tensorflow", training=False) == "phase"
+    assert auto_deconv_impl("tensorflow", training=None) == "phase"
+    assert auto_deconv_impl("jax", training=True) == "phase"
+    assert auto_deconv_impl("torch", training=False) == "transpose"

@@ -47,3 +47,42 @@ def test_serialization_and_mixed_precision():
     x = np.random.default_rng(3).normal(size=(2, 4, 3, 5)).astype("float32")
     run_layer_test(FusedBatchNormalization(**CONFIG), x)
     run_mixed_precision_test(FusedBatchNormalization, CONFIG, x)
+
+
+def _with_statistics(fused, plain, seed):
+    rng = np.random.default_rng(seed)
+    channels = fused.moving_mean.shape[0]
+    mean = rng.normal(size=channels).astype("float32")
+    variance = rng.uniform(0.5, 2.0, channels).astype("float32")
+    for layer in (fused, plain):
+        layer.moving_mean.assign(mean)
+        layer.moving_variance.assign(variance)
+
+
+def test_inference_uses_moving_statistics_like_keras_batch_norm():
+    x = np.random.default_rng(4).normal(1.0, 2.0, (2, 5, 4, 6)).astype("float32")
+    fused, plain = _pair(x.shape)
+    _with_statistics(fused, plain, 5)
+    expected = plain(x, training=False)
+    assert_all_close(fused(x, training=False), expected, atol=1e-5, rtol=1e-5)
+    assert_all_close(fused(x), expected, atol=1e-5, rtol=1e-5)
+    # A frozen layer normalises with its moving statistics even in training.
+    fused.trainable = False
+    before = keras.ops.convert_to_numpy(fused.moving_mean)
+    assert_all_close(fused(x, training=True), expected, atol=1e-5, rtol=1e-5)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(fused.moving_mean), before)
+
+
+def test_inference_in_bfloat16_keeps_the_compute_dtype():
+    x = np.random.default_rng(6).normal(size=(2, 5, 4, 6)).astype("float32")
+    fused = FusedBatchNormalization(**CONFIG, dtype="mixed_bfloat16")
+    plain = keras.layers.BatchNormalization(**CONFIG)
+    fused.build(x.shape)
+    plain.build(x.shape)
+    plain.set_weights(fused.get_weights())
+    _with_statistics(fused, plain, 7)
+    y = fused(keras.ops.cast(x, "bfloat16"), training=False)
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    # bfloat16 keeps 8 bits of mantissa: outputs of size ~3 round to within 2^-8 * 4.
+    assert_all_close(keras.ops.cast(y, "float32"), plain(x, training=False),
+                     atol=0.04, rtol=0.01)
