@@ -127,36 +127,42 @@ def saved_model_latency(export_dir, box_counts=(1, 8), repeats=10, warmup=3, idl
 
 def export_latency(
     flip_tests=(False, True), repeats=10, warmup=3, jit_compile=False, work_dir=None,
-    idle_wait=0,
+    idle_wait=0, dtype_policies=(None,), freeze=True,
 ):
     """Exports the ResNet-50 SimpleBaseline and times its SavedModel.
 
     Returns a dict with `saved_model_one_box_ms`, `saved_model_eight_boxes_ms` (and
-    `..._flip_ms` variants), the medians, and `details` with the full timings.
+    `..._flip_ms` variants), the medians, and `details` with the full timings. Each
+    dtype policy other than `None` (the model's own) adds the same keys with the
+    policy's name before `_ms`, e.g. `saved_model_one_box_mixed_bfloat16_ms`.
     """
     import kpose
 
     out = {"details": {}}
     work_dir = work_dir or tempfile.mkdtemp(prefix="kpose-export-latency-")
     model = build_simplebaseline_res50()
-    for flip in flip_tests:
-        export_dir = os.path.join(work_dir, f"flip_{str(flip).lower()}")
-        t0 = time.perf_counter()
-        kpose.export.export_saved_model(
-            model, export_dir, flip_test=flip, jit_compile=jit_compile, overwrite=True
-        )
-        export_s = time.perf_counter() - t0
-        timings = saved_model_latency(
-            export_dir, repeats=repeats, warmup=warmup, idle_wait=idle_wait
-        )
-        suffix = "_flip" if flip else ""
-        out[f"saved_model_one_box{suffix}_ms"] = timings[1]["median_ms"]
-        out[f"saved_model_eight_boxes{suffix}_ms"] = timings[8]["median_ms"]
-        out["details"][f"flip_{str(flip).lower()}"] = {
-            "export_s": round(export_s, 1),
-            "one_box": timings[1],
-            "eight_boxes": timings[8],
-        }
+    for policy in dtype_policies:
+        for flip in flip_tests:
+            name = f"flip_{str(flip).lower()}" + (f"_{policy}" if policy else "")
+            export_dir = os.path.join(work_dir, name)
+            t0 = time.perf_counter()
+            kpose.export.export_saved_model(
+                model, export_dir, flip_test=flip, jit_compile=jit_compile,
+                freeze=freeze, dtype_policy=policy, overwrite=True,
+            )
+            export_s = time.perf_counter() - t0
+            timings = saved_model_latency(
+                export_dir, repeats=repeats, warmup=warmup, idle_wait=idle_wait
+            )
+            suffix = ("_flip" if flip else "") + (f"_{policy}" if policy else "")
+            out[f"saved_model_one_box{suffix}_ms"] = timings[1]["median_ms"]
+            out[f"saved_model_eight_boxes{suffix}_ms"] = timings[8]["median_ms"]
+            out["details"][name] = {
+                "export_s": round(export_s, 1),
+                "freeze": freeze,
+                "one_box": timings[1],
+                "eight_boxes": timings[8],
+            }
     return out
 
 
@@ -180,15 +186,20 @@ def mmpose_inference_topdown(
         return json.load(f)["results"]
 
 
-def add_ratios(result, mmpose_results):
-    """Adds MMPose's medians and the kpose / MMPose ratios (one box) to `result`."""
+def add_ratios(result, mmpose_results, dtype_policies=(None,)):
+    """Adds MMPose's medians and the kpose / MMPose latency ratios (one box) to
+    `result`."""
     for suffix, flip in (("", "false"), ("_flip", "true")):
         key = f"d_inference_topdown_latency_flip_{flip}"
-        ours = result.get(f"saved_model_one_box{suffix}_ms")
-        if key in mmpose_results and ours:
-            ref = mmpose_results[key]["median_ms"]
-            result[f"mmpose_inference_topdown{suffix}_ms"] = round(ref, 2)
-            result[f"ratio_one_box{suffix}"] = round(ours / ref, 3)
+        if key not in mmpose_results:
+            continue
+        ref = mmpose_results[key]["median_ms"]
+        result[f"mmpose_inference_topdown{suffix}_ms"] = round(ref, 2)
+        for policy in dtype_policies:
+            name = suffix + (f"_{policy}" if policy else "")
+            ours = result.get(f"saved_model_one_box{name}_ms")
+            if ours:
+                result[f"ratio_one_box{name}"] = round(ours / ref, 3)
     return result
 
 
@@ -199,6 +210,12 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--no-flip", action="store_true", help="skip the flip-test variants")
     p.add_argument("--jit-compile", action="store_true", help="XLA-compile the network")
+    p.add_argument("--dtype-policy", action="append", dest="dtype_policies",
+                   choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="also export and time in this policy (repeatable); the float32 "
+                   "model's own export is always timed")
+    p.add_argument("--no-freeze", dest="freeze", action="store_false",
+                   help="export with the weights as variables (no folding)")
     p.add_argument("--wait-idle", type=float, default=0,
                    help="wait up to this many s for an idle machine before each timing "
                    "(and pass it to MMPose's bench.py)")
@@ -213,9 +230,10 @@ def main(argv=None):
     import tensorflow as tf
 
     flips = (False,) if args.no_flip else (False, True)
+    policies = (None,) + tuple(p for p in args.dtype_policies or () if p != "float32")
     result = export_latency(
         flips, args.repeats, args.warmup, jit_compile=args.jit_compile,
-        idle_wait=args.wait_idle,
+        idle_wait=args.wait_idle, dtype_policies=policies, freeze=args.freeze,
     )
     result["meta"] = {
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -225,6 +243,7 @@ def main(argv=None):
         "image_size_wh": list(IMAGE_SIZE),
         "model": "TopdownPoseEstimator ResNet-50 + HeatmapHead, 256x192, MSRAHeatmap, random",
         "jit_compile": args.jit_compile,
+        "freeze": args.freeze,
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
     }
@@ -234,10 +253,10 @@ def main(argv=None):
         mm = mmpose_inference_topdown(
             mmpose_json, args.mmpose_data_root, wait_idle_s=args.wait_idle
         )
-        add_ratios(result, mm)
+        add_ratios(result, mm, policies)
     elif args.mmpose_json:
         with open(args.mmpose_json) as f:
-            add_ratios(result, json.load(f)["results"])
+            add_ratios(result, json.load(f)["results"], policies)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(json.dumps({k: v for k, v in result.items() if k != "details"}, indent=2))

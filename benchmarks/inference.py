@@ -7,7 +7,8 @@
   one box;
 - `saved_model_one_box_ms`, `saved_model_eight_boxes_ms` (and `_flip` variants): the
   exported serving SavedModel end to end (crop, network, decoding, back-projection) on
-  the same image (MMPose's `inference_topdown`, `bench.py --only d`).
+  the same image (MMPose's `inference_topdown`, `bench.py --only d`); with
+  `--export-dtype-policy mixed_bfloat16` also `saved_model_one_box_mixed_bfloat16_ms`...
 
     python benchmarks/inference.py --out inference.json [--backend jax] [--skip-export]
 """
@@ -31,6 +32,10 @@ def parse_args():
     p.add_argument("--deconv-impl", choices=("auto", "transpose", "subpixel", "phase"),
                    default="auto", help="the head's deconv_impl (auto: HeatmapHead's choice "
                    "per backend)")
+    p.add_argument("--export-dtype-policy", action="append", default=[],
+                   choices=("mixed_bfloat16", "mixed_float16"),
+                   help="also time the SavedModel exported in this policy from the same "
+                   "model (keys `saved_model_*_POLICY_ms`; repeatable)")
     p.add_argument("--skip-export", action="store_true",
                    help="skip the SavedModel figures (always skipped off TensorFlow)")
     p.add_argument("--out", required=True)
@@ -80,7 +85,10 @@ def main():
 
     if a.backend == "tensorflow" and not a.skip_export:
         with tempfile.TemporaryDirectory() as tmp:
-            latencies = export_latency(repeats=a.repeats, work_dir=tmp)
+            latencies = export_latency(
+                repeats=a.repeats, work_dir=tmp,
+                dtype_policies=(None,) + tuple(a.export_dtype_policy),
+            )
         results.update({k: v for k, v in latencies.items() if k != "details"})
         results["saved_model_details"] = latencies["details"]
 

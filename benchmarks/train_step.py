@@ -28,8 +28,8 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--jit-compile", choices=("auto", "true", "false"), default="false")
     p.add_argument("--deconv-impl", choices=("auto", "transpose", "subpixel", "phase"),
-                   default="auto", help="the head's deconv_impl; auto: phase on JAX, "
-                   "transpose elsewhere (HeatmapHead's choice)")
+                   default="auto", help="the head's deconv_impl; auto: HeatmapHead's "
+                   "choice for training (phase on JAX, transpose elsewhere)")
     p.add_argument("--out", required=True)
     return p.parse_args()
 
@@ -47,9 +47,9 @@ def main():
     keras.utils.set_random_seed(0)
     impl = a.deconv_impl
     if impl == "auto":
-        from kpose.models.heads.heatmap_head import _AUTO_IMPL
+        from kpose.models.heads.heatmap_head import auto_deconv_impl
 
-        impl = _AUTO_IMPL.get(a.backend, "transpose")
+        impl = auto_deconv_impl(a.backend, training=True)
     model = simplebaseline_res50(deconv_impl=impl)
     jit = {"auto": "auto", "true": True, "false": False}[a.jit_compile]
     model.compile(optimizer=keras.optimizers.Adam(5e-4), jit_compile=jit)

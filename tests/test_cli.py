@@ -86,7 +86,7 @@ def test_eval(model_path, synthetic_coco, tmp_path, capsys):
     for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"):
         assert 0.0 <= metrics[key] <= 1.0 or metrics[key] == -1.0
     assert 0.0 <= metrics["PCK@0.05"] <= 1.0
-    assert report["flip_test"] is False
+    assert report["flip_test"] is False and report["dtype_policy"] == "float32"
     assert report["num_samples"] == synthetic_coco["num_val_annotations"]
     assert "AP " in stdout
 
@@ -106,13 +106,13 @@ def test_eval_flip_test_with_detections(model_path, synthetic_coco, tmp_path, ca
         [
             "eval", "--model", model_path, "--ann-file", synthetic_coco["val_ann"],
             "--img-dir", synthetic_coco["val_images"], "--bbox-file", bbox_file,
-            "--flip-test", "--out", out,
+            "--flip-test", "--dtype-policy", "mixed_bfloat16", "--out", out,
         ],
         capsys,
     )
     assert status == 0, err
     report = json.loads(out.read_text())
-    assert report["flip_test"] is True
+    assert report["flip_test"] is True and report["dtype_policy"] == "mixed_bfloat16"
     assert "AP" in report["metrics"] and not any(k.startswith("PCK") for k in report["metrics"])
 
 
@@ -215,6 +215,35 @@ def test_export(model_path, tmp_path, capsys):
         ["export", "--model", model_path, "--out", out, "--overwrite", "--flip-test"], capsys
     )
     assert status == 0, err
+
+
+def _conv_dtypes(export_dir):
+    import tensorflow as tf
+
+    graph = tf.saved_model.load(str(export_dir)).signatures["serving_default"].graph
+    library = graph.as_graph_def().library.function
+    return {
+        tf.dtypes.as_dtype(node.attr["T"].type).name
+        for function in library for node in function.node_def if node.op == "Conv2D"
+    }
+
+
+def test_export_dtype_policy_and_no_freeze(model_path, tmp_path, capsys):
+    import tensorflow as tf
+
+    pytest.importorskip("kpose.export")
+    status, _, err = _run(["export", "--model", model_path, "--out", tmp_path / "bf16",
+                           "--dtype-policy", "mixed_bfloat16"], capsys)
+    assert status == 0, err
+    # The final layer computes in float32, every other convolution in bfloat16.
+    assert _conv_dtypes(tmp_path / "bf16") == {"bfloat16", "float32"}
+    assert list(tf.saved_model.load(str(tmp_path / "bf16")).model_variables) == []
+    status, _, err = _run(
+        ["export", "--model", model_path, "--out", tmp_path / "live", "--no-freeze"], capsys
+    )
+    assert status == 0, err
+    assert _conv_dtypes(tmp_path / "live") == {"float32"}
+    assert len(tf.saved_model.load(str(tmp_path / "live")).model_variables) > 0
 
 
 def test_train_resolves_and_passes_flags(tmp_path, capsys, monkeypatch):

@@ -40,6 +40,8 @@ def export_saved_model(
     bbox_padding=1.25,
     use_udp=None,
     jit_compile=False,
+    freeze=True,
+    dtype_policy=None,
     overwrite=False,
 ):
     """Saves a top-down estimator as a SavedModel that takes images and person boxes.
@@ -74,6 +76,13 @@ def export_saved_model(
         use_udp: bool or None. UDP crop warp; `None` decides by the codec.
             Defaults to `None`.
         jit_compile: bool. XLA-compile the network part. Defaults to `False`.
+        freeze: bool. Store the weights as graph constants with batch norms folded
+            into the convolutions (faster on CPU; same outputs to float32 round-off).
+            Defaults to `True`.
+        dtype_policy: str or None. Serve in another dtype policy, e.g.
+            `"mixed_bfloat16"` (about twice as fast on CPUs with AVX512-BF16/AMX;
+            check its keypoints against float32 on your data). `None` keeps the
+            model's policy. Defaults to `None`.
         overwrite: bool. Replace an existing SavedModel in `export_dir`. Defaults to
             `False`.
 
@@ -107,6 +116,8 @@ def export_saved_model(
         bbox_padding=bbox_padding,
         use_udp=use_udp,
         jit_compile=jit_compile,
+        freeze=freeze,
+        dtype_policy=dtype_policy,
     )
     signatures = {
         "serving_default": module.serve,

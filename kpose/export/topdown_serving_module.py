@@ -84,7 +84,9 @@ class TopdownServingModule(tf.Module):
     fewer people) is not run through the network and gets keypoints and scores 0.
     Boxes partly or wholly outside the image are cropped as usual (zeros outside).
     Outputs: `keypoints` float32 `[B, M, K, 2]` and `keypoint_scores` float32
-    `[B, M, K]`. Only the model's variables are tracked (saved), not the Keras objects.
+    `[B, M, K]`. The Keras objects are not tracked (saved): with `freeze=True` the
+    network's weights are constants of the graph (batch norms folded into the
+    convolutions), otherwise the module tracks the model's variables.
 
     Args:
         model: `kpose.models.TopdownPoseEstimator`. The model to serve.
@@ -98,6 +100,15 @@ class TopdownServingModule(tf.Module):
         jit_compile: bool. Compile the network and decoding with XLA (recompiled for
             each new number of boxes; slower than the default on CPU). Defaults to
             `False`.
+        freeze: bool. Put the weights into the graph as constants and fold batch norms
+            into the convolutions (`kpose.export.freeze_function`): the same outputs to
+            float32 round-off, about 25 % faster on CPU. Build the module after
+            training: a frozen module does not see later weight changes. Defaults to
+            `True`.
+        dtype_policy: str or None. Serve a copy of the model computing in this policy
+            (`"mixed_bfloat16"`: about twice as fast on CPUs with AVX512-BF16 or AMX,
+            keypoints within a fraction of a heatmap pixel of float32); `None` keeps
+            the model's. Defaults to `None`.
 
     Example:
     ```python
@@ -109,7 +120,14 @@ class TopdownServingModule(tf.Module):
     """
 
     def __init__(
-        self, model, flip_test=None, bbox_padding=1.25, use_udp=None, jit_compile=False
+        self,
+        model,
+        flip_test=None,
+        bbox_padding=1.25,
+        use_udp=None,
+        jit_compile=False,
+        freeze=True,
+        dtype_policy=None,
     ):
         super().__init__(name="topdown_serving_module")
         codec = getattr(model, "codec", None)
@@ -133,20 +151,38 @@ class TopdownServingModule(tf.Module):
             from kpose.codecs import UDPHeatmap
 
             use_udp = isinstance(codec, UDPHeatmap)
+        if dtype_policy is not None:
+            from kpose.models.dtype_policy import clone_with_dtype_policy
+
+            model = clone_with_dtype_policy(model, dtype_policy)
+        # The policy the network computes in (an estimator's own policy stays float32).
+        self.dtype_policy = model.backbone.dtype_policy.name
         # Tracking the Keras model would make SavedModel trace and save the model's own
-        # serving function too: hold it outside the object graph, track its variables.
+        # serving function too: hold it outside the object graph.
         self._holder = _ModelHolder(model)
-        self.model_variables = [v.value for v in model.variables]
+        self.freeze = bool(freeze)
         self.flip_test = flip_test
         self.bbox_padding = float(bbox_padding)
         self.use_udp = bool(use_udp)
         self.jit_compile = bool(jit_compile)
         self.input_size = tuple(int(v) for v in codec.input_size)
         w, h = self.input_size
+        crops_spec = tf.TensorSpec([None, h, w, 3], tf.uint8)
+        self._heatmap_fn = tf.function(
+            self._heatmaps, input_signature=[crops_spec], autograph=False
+        )
+        self.folded_batch_norms = 0
+        if self.freeze:
+            from kpose.export.freeze import freeze_function
+
+            self._heatmap_fn, self.folded_batch_norms = freeze_function(self._heatmap_fn)
+            self.model_variables = []
+        else:
+            self.model_variables = [v.value for v in model.variables]
         # One traced network shared by both signatures.
         self._network = tf.function(
             self._network_fn,
-            input_signature=[tf.TensorSpec([None, h, w, 3], tf.uint8)],
+            input_signature=[crops_spec],
             jit_compile=True if self.jit_compile else None,
             autograph=False,  # plain graph code: no Python control flow on tensors
         )
@@ -175,7 +211,7 @@ class TopdownServingModule(tf.Module):
         empty = tf.zeros([0] + list(self.model.output.shape[1:]), tf.float32)
         return tf.cond(
             tf.shape(crops)[0] > 0,
-            lambda: self._decode(self._heatmaps(crops)),
+            lambda: self._decode(self._heatmap_fn(crops)),
             # The network does not take an empty batch: decode empty heatmaps instead.
             lambda: self._decode(empty),
         )

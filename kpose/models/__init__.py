@@ -11,3 +11,4 @@ from kpose.models.necks import GlobalAveragePooling
 from kpose.models.preprocessors import PoseDataPreprocessor
 from kpose.models.estimators import TopdownPoseEstimator
 from kpose.models.layers import FusedBatchNormalization
+from kpose.models.dtype_policy import clone_with_dtype_policy
