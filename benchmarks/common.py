@@ -48,3 +48,18 @@ def simplebaseline_res50(deconv_impl="auto", flip_test=False):
         flip_indices=spec.flip_indices,
         flip_test=flip_test,
     )
+
+
+def with_trained_batch_norm_statistics(model, seed=0):
+    """Sets every batch norm's moving statistics, scale and offset to values like a
+    trained network's (a random model's zero mean and offset fold into zero biases,
+    which TensorFlow drops, so the exported graph would be simpler than a real one)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        if v.path.endswith(("moving_mean", "beta")):
+            v.assign(rng.normal(0.0, 0.1, v.shape).astype("float32"))
+        elif v.path.endswith(("moving_variance", "gamma")):
+            v.assign(rng.uniform(0.5, 1.5, v.shape).astype("float32"))
+    return model

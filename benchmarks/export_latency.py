@@ -34,13 +34,14 @@ ONE_BOX = [[236.0, 84.0, 404.0, 396.0]]
 
 
 def build_simplebaseline_res50(flip_test=False, seed=0):
-    """SimpleBaseline ResNet-50 256x192 with MSRAHeatmap and random weights."""
+    """SimpleBaseline ResNet-50 256x192 with MSRAHeatmap, random weights and
+    trained-like batch norm statistics."""
     import keras
 
-    from benchmarks.common import simplebaseline_res50
+    from benchmarks.common import simplebaseline_res50, with_trained_batch_norm_statistics
 
     keras.utils.set_random_seed(seed)
-    return simplebaseline_res50(flip_test=flip_test)
+    return with_trained_batch_norm_statistics(simplebaseline_res50(flip_test=flip_test), seed)
 
 
 def make_inputs(num_boxes, seed=0):

@@ -7,13 +7,16 @@ from kpose.api_export import kpose_export
 
 @kpose_export("kpose.models.FusedBatchNormalization")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
-    """`keras.layers.BatchNormalization` whose TensorFlow training step is one fused op.
+    """`keras.layers.BatchNormalization` that runs as one fused op on TensorFlow.
 
     Keras 3 normalises with separate moment and normalisation ops on every backend; on
     TensorFlow's CPU that costs about a fifth of a ResNet-50 training step. On the
-    TensorFlow backend, in training, for 4D channels-last inputs with centre and scale,
-    this layer calls `FusedBatchNormV3` instead (the same statistics: batch mean and
-    biased batch variance; the same moving-average update); everywhere else it is
+    TensorFlow backend, for 4D channels-last float inputs with centre and scale, this
+    layer calls `FusedBatchNormV3` instead: in training, the same statistics (batch
+    mean and biased batch variance) and the same moving-average update; in inference
+    (or when frozen), the moving statistics, in the compute dtype (no casts under
+    mixed precision; Grappler fuses it with the following ReLU, and an exported frozen
+    graph folds it into the convolution). Everywhere else it is
     `keras.layers.BatchNormalization`. Same arguments, weights and outputs, so a model
     switches between the two by name in its config. This is the one place where kpose's
     model code calls TensorFlow directly, for speed only.
