@@ -3,3 +3,5 @@ and person boxes and return keypoints in original-image pixels (TensorFlow backe
 
 from kpose.export.saved_model import export_saved_model
 from kpose.export.topdown_serving_module import TopdownServingModule
+from kpose.export.freeze import fold_batch_norms
+from kpose.export.freeze import freeze_function

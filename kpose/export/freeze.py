@@ -16,10 +16,12 @@ def _source(name):
 
 def _constant_value(nodes, name):
     """The float64 value of a constant, through `Identity` and `Cast`; else None."""
+    if ":" in name and not name.endswith(":0"):
+        return None
     node = nodes.get(_source(name))
     while node is not None and node.op in ("Identity", "Cast"):
         node = nodes.get(_source(node.input[0]))
-    if node is None or node.op != "Const" or name.count(":") and not name.endswith(":0"):
+    if node is None or node.op != "Const":
         return None
     value = tensor_util.MakeNdarray(node.attr["value"].tensor)
     return value.astype(np.float64) if np.issubdtype(value.dtype, np.floating) else None
