@@ -32,7 +32,7 @@ def parse_args():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--deconv-impl", choices=("auto", "transpose", "subpixel", "phase"),
                    default="auto", help="the head's deconv_impl (auto: HeatmapHead's choice "
-                   "per backend)")
+                   "per backend and mode)")
     p.add_argument("--export-dtype-policy", action="append", default=[],
                    choices=("mixed_bfloat16", "mixed_float16"),
                    help="also time the SavedModel exported in this policy from the same "

@@ -9,16 +9,7 @@ def _with_policy(config, policy):
     if isinstance(config, dict):
         if config.get("class_name") == "DTypePolicy" and config.get("module") == "keras":
             return policy
-        return {
-            key: (
-                policy
-                if key == "dtype" and isinstance(value, str) and value.startswith(
-                    ("float", "bfloat", "mixed_")
-                )
-                else _with_policy(value, policy)
-            )
-            for key, value in config.items()
-        }
+        return {key: _with_policy(value, policy) for key, value in config.items()}
     if isinstance(config, list):
         return [_with_policy(value, policy) for value in config]
     return config
