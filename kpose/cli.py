@@ -240,7 +240,7 @@ def run_eval(args):
     model = _load(args.model, args.flip_test, args.dtype_policy)
     from kpose.apis.inference import uses_udp
     from kpose.apis.topdown_data import topdown_val_data
-    from kpose.apis.topdown_evaluation import evaluate_topdown
+    from kpose.evaluation.topdown_evaluation import evaluate_topdown
 
     input_size = tuple(int(v) for v in model.codec.input_size)
     try:

@@ -186,9 +186,9 @@ def uses_udp(model):
 
 
 def _num_keypoints(model, input_size):
-    flip_indices = getattr(model, "flip_indices", None)
-    if flip_indices is not None:
-        return len(flip_indices)
+    num_keypoints = getattr(model, "num_keypoints", None)
+    if num_keypoints is not None:
+        return int(num_keypoints)
     w, h = input_size
     out = model.predict_on_batch(np.zeros([1, h, w, 3], np.uint8))
     return int(np.asarray(out["keypoint_scores"]).shape[-1])

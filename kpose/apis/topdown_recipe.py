@@ -8,7 +8,7 @@ import time
 import keras
 
 from kpose.apis.topdown_data import topdown_train_data, topdown_val_data
-from kpose.apis.topdown_evaluation import evaluate_topdown, predict_topdown
+from kpose.evaluation.topdown_evaluation import evaluate_topdown, predict_topdown
 from kpose.callbacks import TopdownEvaluation
 
 _JIT = {"auto": "auto", "true": True, "false": False}

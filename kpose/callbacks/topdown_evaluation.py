@@ -61,7 +61,7 @@ class TopdownEvaluation(keras.callbacks.Callback):
         self.evaluations = []
 
     def evaluate(self):
-        from kpose.apis.topdown_evaluation import evaluate_topdown
+        from kpose.evaluation.topdown_evaluation import evaluate_topdown
 
         return evaluate_topdown(
             self.model, self.dataset, self.batches, self.ann_file, pck_thr=self.pck_thr

@@ -18,7 +18,9 @@ class BaseKeypointCodec(abc.ABC):
         `encode(keypoints [B, N, K, 2], keypoints_visible [B, N, K]) -> dict` of targets
         (always with `"keypoint_weights"` `[B, N, K]`), and
         `decode(outputs) -> (keypoints [B, 1, K, 2], scores [B, 1, K])`, keypoints in
-        input-image pixels.
+        input-image pixels, `outputs` what the head returns (a tensor or a dict);
+        and optionally `check_outputs(outputs)`, which the estimator calls on the
+        head's symbolic outputs to reject a head that does not fit the codec.
 
     Example:
     ```python
@@ -35,6 +37,10 @@ class BaseKeypointCodec(abc.ABC):
     @abc.abstractmethod
     def decode(self, outputs):
         """`(keypoints, scores)` decoded from a batch of model outputs."""
+
+    def check_outputs(self, outputs):
+        """Raises `ValueError` when a head's outputs (tensors or symbolic tensors) do not
+        have the shapes this codec decodes. The base class checks nothing."""
 
     def get_config(self):
         return {}

@@ -84,6 +84,9 @@ class MSRAHeatmap(BaseKeypointCodec):
         )
         return {"heatmaps": heatmaps, "keypoint_weights": weights}
 
+    def check_outputs(self, outputs):
+        utils.check_heatmap_outputs(outputs, self.input_size, self.heatmap_size)
+
     def decode(self, heatmaps):
         heatmaps = ops.cast(ops.convert_to_tensor(heatmaps), "float32")
         W, H = self.heatmap_size

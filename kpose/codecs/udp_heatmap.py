@@ -104,6 +104,9 @@ class UDPHeatmap(BaseKeypointCodec):
             )
         return {"heatmaps": heatmaps, "keypoint_weights": weights}
 
+    def check_outputs(self, outputs):
+        utils.check_heatmap_outputs(outputs, self.input_size, self.heatmap_size)
+
     def decode(self, heatmaps):
         heatmaps = ops.cast(ops.convert_to_tensor(heatmaps), "float32")
         (w, h), (W, H) = self.input_size, self.heatmap_size

@@ -493,3 +493,17 @@ def udp_offset_decode(heatmaps, radius_factor, blur_kernel_size):
     offset = ops.stack([ox, oy], axis=-1) * radius
     keypoints = ops.where(scores[..., None] > 0, locations + offset, locations)
     return keypoints, scores
+
+
+def check_heatmap_outputs(heatmaps, input_size, heatmap_size):
+    """Raises `ValueError` unless `heatmaps` (a tensor or symbolic tensor) is
+    `[B, H, W, K]` with `(W, H) = heatmap_size`; the message names the input size."""
+    (input_w, input_h), (W, H) = input_size, heatmap_size
+    shape = tuple(getattr(heatmaps, "shape", ()))
+    if len(shape) != 4 or shape[1:3] != (H, W):
+        raise ValueError(
+            f"The head outputs {shape[1:3]} (h, w) maps for {input_h}x{input_w} (h x w) "
+            f"inputs but the codec expects heatmap_size {tuple(heatmap_size)} (w, h): "
+            "change the input size, the backbone's stride or the head's "
+            f"deconvolutions. Received: codec.heatmap_size={tuple(heatmap_size)}"
+        )

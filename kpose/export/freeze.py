@@ -120,13 +120,13 @@ def freeze_function(function, fold_batch_norm=True):
     The copy no longer reads the variables: build it after training.
 
     Args:
-        function: a `tf.function` with an `input_signature` of one tensor and one output
-            tensor (or a concrete function of it).
+        function: a `tf.function` with an `input_signature` of one tensor, returning a
+            tensor or a nest of tensors (or a concrete function of it).
         fold_batch_norm: bool. Fold batch norms into convolutions. Defaults to `True`.
 
     Returns:
-        `(callable, folded)`: a function of the same input returning the same output,
-        and the number of batch norms folded.
+        `(callable, folded)`: a function of the same input returning the same
+        outputs (same nesting), and the number of batch norms folded.
     """
     concrete = function
     if hasattr(function, "get_concrete_function"):
@@ -136,13 +136,19 @@ def freeze_function(function, fold_batch_norm=True):
     if fold_batch_norm:
         graph_def, folded = fold_batch_norms(graph_def)
     inputs = [t.name for t in frozen.inputs]
-    outputs = [t.name for t in frozen.outputs]
-    if len(inputs) != 1 or len(outputs) != 1:
+    structure = concrete.structured_outputs
+    outputs = [t.name for t in tf.nest.flatten(frozen.structured_outputs)]
+    if len(inputs) != 1:
         raise ValueError(
-            "`function` must take one tensor and return one tensor. "
-            f"Received: {len(inputs)} inputs, {len(outputs)} outputs"
+            "`function` must take one tensor. "
+            f"Received: a function of {len(inputs)} inputs"
         )
     wrapped = tf.compat.v1.wrap_function(
         lambda: tf.graph_util.import_graph_def(graph_def, name=""), []
     )
-    return wrapped.prune(inputs[0], outputs[0]), folded
+    pruned = wrapped.prune(inputs[0], outputs)
+
+    def call(x):
+        return tf.nest.pack_sequence_as(structure, pruned(x))
+
+    return call, folded

@@ -12,7 +12,9 @@ from kpose.structures import invert_affine_matrix
 
 IMAGES_SPEC = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
 IMAGE_BYTES_SPEC = tf.TensorSpec([None], tf.string, name="image_bytes")
-BOXES_SPEC = tf.TensorSpec([None, None, 4], tf.float32, name="boxes")
+# Any rank: a graph check then answers every wrong shape, `[B, 4]` included, with the
+# `[B, M, 4]` message (a ranked spec would reject it with the runtime's own words).
+BOXES_SPEC = tf.TensorSpec(None, tf.float32, name="boxes")
 _BOXES_MESSAGE = "`boxes` must be float32 [B, M, 4]: M person boxes (x1, y1, x2, y2) per image."
 
 
@@ -74,7 +76,7 @@ class TopdownServingModule(tf.Module):
     (centre and size times `bbox_padding`, grown to the input aspect ratio, plain or
     UDP affine warp, bilinear, zeros outside the image), the crops go through the model
     (its `PoseDataPreprocessor` included) with the optional flip test, the codec
-    decodes the heatmaps and the keypoints are mapped back to the image
+    decodes the head's outputs (heatmaps, SimCC vectors, ...) and the keypoints are mapped back to the image
     (`keypoints / input_size * scale + center - scale / 2`, as MMPose).
 
     Inputs: `images` uint8 `[B, H, W, 3]` RGB, or `image_bytes` string `[B]` (encoded
@@ -91,7 +93,7 @@ class TopdownServingModule(tf.Module):
     Args:
         model: `kpose.models.TopdownPoseEstimator`. The model to serve.
         flip_test: bool or None. Also run the mirrored crops (in the same batch) and
-            average with the estimator's `flip_heatmaps`. `None` takes
+            average with the estimator's `average_flipped`. `None` takes
             `model.flip_test`. Defaults to `None`.
         bbox_padding: float. Box size factor before cropping, as the test pipeline's
             `GetBBoxCenterScale`. Defaults to `1.25`.
@@ -131,10 +133,10 @@ class TopdownServingModule(tf.Module):
     ):
         super().__init__(name="topdown_serving_module")
         codec = getattr(model, "codec", None)
-        if codec is None or not hasattr(model, "flip_heatmaps"):
+        if codec is None or not hasattr(model, "average_flipped"):
             raise ValueError(
                 "`model` must be a top-down estimator with a `codec` and "
-                "`flip_heatmaps` (kpose.models.TopdownPoseEstimator). "
+                "`average_flipped` (kpose.models.TopdownPoseEstimator). "
                 f"Received: model={type(model).__name__}"
             )
         flip_test = bool(model.flip_test) if flip_test is None else bool(flip_test)
@@ -168,14 +170,14 @@ class TopdownServingModule(tf.Module):
         self.input_size = tuple(int(v) for v in codec.input_size)
         w, h = self.input_size
         crops_spec = tf.TensorSpec([None, h, w, 3], tf.uint8)
-        self._heatmap_fn = tf.function(
-            self._heatmaps, input_signature=[crops_spec], autograph=False
+        self._outputs_fn = tf.function(
+            self._outputs, input_signature=[crops_spec], autograph=False
         )
         self.folded_batch_norms = 0
         if self.freeze:
             from kpose.export.freeze import freeze_function
 
-            self._heatmap_fn, self.folded_batch_norms = freeze_function(self._heatmap_fn)
+            self._outputs_fn, self.folded_batch_norms = freeze_function(self._outputs_fn)
             self.model_variables = []
         else:
             self.model_variables = [v.value for v in model.variables]
@@ -191,39 +193,52 @@ class TopdownServingModule(tf.Module):
     def model(self):
         return self._holder.model
 
-    def _heatmaps(self, crops):
-        # Heatmaps [N, h, w, K] float32; the flip test runs the mirrored crops in the
-        # same batch as the crops (one network call).
+    def _outputs(self, crops):
+        # The head's float32 outputs (a tensor or a dict); the flip test runs the
+        # mirrored crops in the same batch as the crops (one network call).
         model = self.model
+        cast = lambda t: tf.cast(t, tf.float32)  # noqa: E731
         if not self.flip_test:
-            return tf.cast(model(crops, training=False), tf.float32)
+            return tf.nest.map_structure(cast, model(crops, training=False))
         n = tf.shape(crops)[0]
         both = model(tf.concat([crops, tf.reverse(crops, [2])], 0), training=False)
-        both = tf.cast(both, tf.float32)
-        return (both[:n] + tf.convert_to_tensor(model.flip_heatmaps(both[n:]))) * 0.5
+        both = tf.nest.map_structure(cast, both)
+        return tf.nest.map_structure(
+            tf.convert_to_tensor,
+            model.average_flipped(
+                tf.nest.map_structure(lambda t: t[:n], both),
+                tf.nest.map_structure(lambda t: t[n:], both),
+            ),
+        )
 
-    def _decode(self, heatmaps):
-        keypoints, scores = self.model.codec.decode(heatmaps)
+    def _decode(self, outputs):
+        keypoints, scores = self.model.codec.decode(outputs)
         return tf.convert_to_tensor(keypoints)[:, 0], tf.convert_to_tensor(scores)[:, 0]
 
     def _network_fn(self, crops):
         # Keypoints [N, K, 2] in input pixels and scores [N, K] of uint8 crops.
-        empty = tf.zeros([0] + list(self.model.output.shape[1:]), tf.float32)
+        empty = tf.nest.map_structure(
+            lambda t: tf.zeros([0] + list(t.shape[1:]), tf.float32), self.model.output
+        )
         return tf.cond(
             tf.shape(crops)[0] > 0,
-            lambda: self._decode(self._heatmap_fn(crops)),
-            # The network does not take an empty batch: decode empty heatmaps instead.
+            lambda: self._decode(self._outputs_fn(crops)),
+            # The network does not take an empty batch: decode empty outputs instead.
             lambda: self._decode(empty),
         )
 
     def _check_boxes(self, boxes, batch_size, images_name):
-        rank = tf.debugging.assert_rank(boxes, 3, message=_BOXES_MESSAGE)
-        with tf.control_dependencies([rank]):
-            shape = tf.shape(boxes)
+        # The shape checks pass vacuously on a wrong rank, whatever order the runtime
+        # runs them in: a `[B, 4]` input fails with the `[B, M, 4]` message.
+        shape = tf.shape(boxes)
+        ranked = tf.equal(tf.rank(boxes), 3)
         return [
-            tf.debugging.assert_equal(shape[-1], 4, message=_BOXES_MESSAGE),
+            tf.debugging.assert_rank(boxes, 3, message=_BOXES_MESSAGE),
             tf.debugging.assert_equal(
-                shape[0],
+                tf.where(ranked, shape[-1], 4), 4, message=_BOXES_MESSAGE
+            ),
+            tf.debugging.assert_equal(
+                tf.where(ranked, shape[0], batch_size),
                 batch_size,
                 message=f"`{images_name}` and `boxes` must have the same batch size B "
                 f"(`boxes` [B, M, 4] holds the boxes of each image).",

@@ -45,7 +45,7 @@ def test_matches_test_pipeline(model, synthetic_coco):
     # The boxes of the validation set, run through inference_topdown one image at a
     # time, give what the evaluation pipeline (test transforms + to_image_space) gives.
     from kpose.apis.topdown_data import topdown_val_data
-    from kpose.apis.topdown_evaluation import predict_topdown
+    from kpose.evaluation.topdown_evaluation import predict_topdown
 
     dataset, batches = topdown_val_data(
         synthetic_coco["val_ann"], synthetic_coco["val_images"], "coco", INPUT_SIZE, 4

@@ -94,12 +94,21 @@ def test_fold_in_bfloat16_casts_the_folded_weights():
     np.testing.assert_allclose(frozen(tf.constant(x)), expected, atol=0.03 * scale)
 
 
-def test_freeze_needs_one_input_and_one_output():
+def test_freeze_keeps_nested_outputs_and_needs_one_input():
     import tensorflow as tf
 
     from kpose.export.freeze import freeze_function
 
     v = tf.Variable(2.0)
-    two = tf.function(lambda x: (x * v, x), input_signature=[tf.TensorSpec([3], tf.float32)])
+    spec = tf.TensorSpec([3], tf.float32)
+    nested = tf.function(lambda x: {"a": x * v, "b": (x + v, x)}, input_signature=[spec])
+    frozen, _ = freeze_function(nested)
+    v.assign(5.0)  # the frozen copy keeps the value at freezing time
+    out = frozen(tf.constant([1.0, 2.0, 3.0]))
+    assert sorted(out) == ["a", "b"] and len(out["b"]) == 2
+    np.testing.assert_array_equal(out["a"], [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(out["b"][0], [3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(out["b"][1], [1.0, 2.0, 3.0])
+    two_inputs = tf.function(lambda x, y: x * v + y, input_signature=[spec, spec])
     with pytest.raises(ValueError, match="one tensor"):
-        freeze_function(two)
+        freeze_function(two_inputs)

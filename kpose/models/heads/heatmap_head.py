@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kpose.api_export import kpose_export
+from kpose.models.heads.flip import flip_heatmaps
 from kpose.models.layers.fused_batch_normalization import FusedBatchNormalization
 
 # PyTorch (padding, output_padding) that make a stride-2 transposed conv double the
@@ -379,6 +380,10 @@ class HeatmapHead(keras.layers.Layer):
             else:
                 x = layer(x)
         return ops.cast(x, "float32")
+
+    def flip_outputs(self, outputs, flip_indices, shift_heatmap=False):
+        """Heatmaps of a mirrored crop mapped back (`kpose.models.heads.flip.flip_heatmaps`)."""
+        return flip_heatmaps(outputs, flip_indices, shift=shift_heatmap)
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,21 @@ from keras import ops
 from kpose.api_export import kpose_export
 
 
+def heatmap_loss_arguments(target_heatmaps, keypoint_weights):
+    """`(target_heatmaps, keypoint_weights)` from a heatmap loss's call arguments: either
+    those two, or the estimator's `(outputs, targets)` form where `targets` is a heatmap
+    codec's dict (`"heatmaps"`, `"keypoint_weights"`)."""
+    if isinstance(target_heatmaps, dict):
+        if keypoint_weights is not None:
+            raise ValueError(
+                "Give the keypoint weights in the targets dict or as the third argument, "
+                "not both. Received: targets keys="
+                f"{sorted(target_heatmaps)} and keypoint_weights"
+            )
+        return target_heatmaps["heatmaps"], target_heatmaps.get("keypoint_weights")
+    return target_heatmaps, keypoint_weights
+
+
 def _keypoint_weights(keypoint_weights, num_keypoints):
     """`[B, K]` or `[B, 1, K]` (a codec's top-down `[B, N=1, K]`) -> float32 `[B, K]`."""
     weights = ops.cast(keypoint_weights, "float32")
@@ -35,8 +50,11 @@ class KeypointMSELoss:
 
     Call arguments:
         pred_heatmaps: `[B, H, W, K]` predicted heatmaps.
-        target_heatmaps: `[B, H, W, K]` target heatmaps.
-        keypoint_weights: `[B, K]` (or `[B, 1, K]`) per-keypoint weights.
+        target_heatmaps: `[B, H, W, K]` target heatmaps, or a heatmap codec's targets
+            dict (`"heatmaps"`, `"keypoint_weights"`), the estimator's `(outputs,
+            targets)` form.
+        keypoint_weights: `[B, K]` (or `[B, 1, K]`) per-keypoint weights, when
+            `target_heatmaps` is a tensor.
 
     Args:
         use_target_weight: bool. Weight each keypoint's error by its keypoint weight.
@@ -59,6 +77,9 @@ class KeypointMSELoss:
         self.loss_weight = loss_weight
 
     def __call__(self, pred_heatmaps, target_heatmaps, keypoint_weights=None):
+        target_heatmaps, keypoint_weights = heatmap_loss_arguments(
+            target_heatmaps, keypoint_weights
+        )
         pred = ops.cast(pred_heatmaps, "float32")
         target = ops.cast(target_heatmaps, "float32")
         squared = ops.square(pred - target)

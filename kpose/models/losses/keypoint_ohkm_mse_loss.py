@@ -2,6 +2,7 @@ from keras import ops
 
 from kpose.api_export import kpose_export
 from kpose.models.losses.keypoint_mse_loss import _keypoint_weights
+from kpose.models.losses.keypoint_mse_loss import heatmap_loss_arguments
 
 
 @kpose_export("kpose.models.KeypointOHKMMSELoss")
@@ -17,8 +18,10 @@ class KeypointOHKMMSELoss:
 
     Call arguments:
         pred_heatmaps: `[B, H, W, K]` predicted heatmaps.
-        target_heatmaps: `[B, H, W, K]` target heatmaps.
-        keypoint_weights: `[B, K]` (or `[B, 1, K]`) per-keypoint weights.
+        target_heatmaps: `[B, H, W, K]` target heatmaps, or a heatmap codec's targets
+            dict (the estimator's `(outputs, targets)` form).
+        keypoint_weights: `[B, K]` (or `[B, 1, K]`) per-keypoint weights, when
+            `target_heatmaps` is a tensor.
 
     Args:
         use_target_weight: bool. Weight each keypoint by its keypoint weight. Defaults
@@ -46,6 +49,9 @@ class KeypointOHKMMSELoss:
         self.loss_weight = loss_weight
 
     def __call__(self, pred_heatmaps, target_heatmaps, keypoint_weights=None):
+        target_heatmaps, keypoint_weights = heatmap_loss_arguments(
+            target_heatmaps, keypoint_weights
+        )
         pred = ops.cast(pred_heatmaps, "float32")
         target = ops.cast(target_heatmaps, "float32")
         num_keypoints = target.shape[-1]

@@ -54,7 +54,7 @@ def main():
     }
     # Decoding must not sit on a near tie (argmax, or the sign of the quarter-pixel
     # shift), or round-off could move a keypoint between backends.
-    heatmaps = np.asarray(keras.ops.convert_to_numpy(model.predict_heatmaps(x)))
+    heatmaps = np.asarray(keras.ops.convert_to_numpy(model.predict_outputs(x)))
     b, h, w, k = heatmaps.shape
     flat = np.sort(heatmaps.reshape(b, h * w, k), axis=1)
     assert (flat[:, -1] - flat[:, -2]).min() > 1e-3, "argmax near tie: change the seed"

@@ -35,7 +35,7 @@ def test_serialization_round_trip():
     assert config["flip_test"] is True and config["shift_heatmap"] is True
     assert isinstance(revived, TopdownPoseEstimator)
     assert revived.codec.get_config() == model.codec.get_config()
-    assert revived.heatmap_loss.get_config() == model.heatmap_loss.get_config()
+    assert revived.pose_loss.get_config() == model.pose_loss.get_config()
     revived.set_weights(model.get_weights())
     assert_all_close(revived(x), outputs)
     assert_all_close(revived.predict_on_batch(x), model.predict_on_batch(x))
@@ -97,12 +97,12 @@ def test_flip_heatmaps():
     heatmaps = np.random.default_rng(0).normal(size=(2, 12, 8, 5)).astype("float32")
     for shift in (False, True):
         model = fixtures.build_tiny_estimator(shift_heatmap=shift)
-        flipped = _np(model.flip_heatmaps(heatmaps))
+        flipped = _np(model.flip_outputs(heatmaps))
         expected = _flip_heatmaps_reference(heatmaps, fixtures.FLIP_INDICES, shift)
         np.testing.assert_array_equal(flipped, expected)
         if not shift:
             # Mirror twice: the identity; channel k takes its partner's mirrored map.
-            np.testing.assert_array_equal(_np(model.flip_heatmaps(flipped)), heatmaps)
+            np.testing.assert_array_equal(_np(model.flip_outputs(flipped)), heatmaps)
             np.testing.assert_array_equal(flipped[..., 1], heatmaps[:, :, ::-1, 2])
             np.testing.assert_array_equal(flipped[..., 0], heatmaps[:, :, ::-1, 0])
 
