@@ -3,3 +3,4 @@
 from kpose.codecs.base_codec import BaseKeypointCodec
 from kpose.codecs.msra_heatmap import MSRAHeatmap
 from kpose.codecs.udp_heatmap import UDPHeatmap
+from kpose.codecs.simcc_label import SimCCLabel
