@@ -13,7 +13,7 @@ def draw_predictions(
     """Draws predicted keypoints and boxes on the first `num_images` images.
 
     Args:
-        predictions: dict from `kpose.apis.topdown_evaluation.predict_topdown`:
+        predictions: dict from `kpose.evaluation.topdown_evaluation.predict_topdown`:
             `keypoints` `[N, K, 2]` and `keypoint_scores` `[N, K]` in image pixels, `id`.
         dataset: the kpose dataset the predictions were made on (`samples` gives the
             image paths and boxes of each `id`).
