@@ -128,7 +128,10 @@ def export_saved_model(
     # Written next to the target, then moved: a failed export leaves the old one intact.
     staging = tempfile.mkdtemp(prefix=".kpose-export-", dir=parent)
     try:
-        tf.saved_model.save(module, staging, signatures=signatures)
+        # Serving computes no gradients: custom gradients (e.g. of SiLU, whose `beta`
+        # a frozen graph has no variable for) are not saved.
+        options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+        tf.saved_model.save(module, staging, signatures=signatures, options=options)
         if os.path.isdir(export_dir):
             shutil.rmtree(export_dir)
         os.replace(staging, export_dir)

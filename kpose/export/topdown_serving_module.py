@@ -277,7 +277,7 @@ class TopdownServingModule(tf.Module):
         center, scale = center[:, None], scale[:, None]
         keypoints = keypoints / size * scale + center - 0.5 * scale
 
-        num_keypoints = keypoints.shape[1]
+        num_keypoints = self.model.num_keypoints
         total = tf.shape(flat, out_type=tf.int64)[:1]
         keypoints = tf.scatter_nd(
             rows[:, None], keypoints, tf.concat([total, [num_keypoints, 2]], 0)
