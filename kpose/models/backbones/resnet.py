@@ -11,7 +11,6 @@ _ARCH = {
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
-_STAGE_CHANNELS = (64, 128, 256, 512)
 _STAGE_STRIDES = (1, 2, 2, 2)
 
 
@@ -100,6 +99,10 @@ class ResNet(keras.Model):
             to `-1`.
         zero_init_residual: bool. Initialise the last batch-norm scale of each block to
             zero, so blocks start as identities (MMPose's default). Defaults to `True`.
+        stem_channels: int. Output channels of the stem convolution (MMPose's
+            `stem_channels`). Defaults to `64`.
+        base_channels: int. Planes of the first stage; stage i has
+            `base_channels * 2 ** i` (MMPose's `base_channels`). Defaults to `64`.
         input_shape: tuple of 3 ints or None. `(height, width, channels)`. Defaults to
             `(None, None, 3)`.
         dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers. Defaults to
@@ -125,6 +128,8 @@ class ResNet(keras.Model):
         style="pytorch",
         frozen_stages=-1,
         zero_init_residual=True,
+        stem_channels=64,
+        base_channels=64,
         input_shape=(None, None, 3),
         dtype=None,
         **kwargs,
@@ -150,14 +155,15 @@ class ResNet(keras.Model):
 
         # === Layers and Functional Model ===
         inputs = keras.Input(shape=input_shape, name="images")
-        x = _conv(inputs, 64, 7, 2, "conv1", dtype)
+        x = _conv(inputs, stem_channels, 7, 2, "conv1", dtype)
         x = _bn(x, "bn1", dtype)
         x = keras.layers.ReLU(dtype=dtype, name="relu")(x)
         # Zero padding equals PyTorch's -inf padding here: inputs are >= 0 after ReLU.
         x = keras.layers.ZeroPadding2D(1, dtype=dtype, name="maxpool_pad")(x)
         x = keras.layers.MaxPooling2D(3, strides=2, dtype=dtype, name="maxpool")(x)
         stage_outputs = []
-        for stage, (planes, n) in enumerate(zip(_STAGE_CHANNELS, num_blocks)):
+        stage_channels = [base_channels * 2**i for i in range(4)]
+        for stage, (planes, n) in enumerate(zip(stage_channels, num_blocks)):
             for j in range(n):
                 x = _block(
                     x,
@@ -181,6 +187,8 @@ class ResNet(keras.Model):
         self.style = style
         self.frozen_stages = frozen_stages
         self.zero_init_residual = zero_init_residual
+        self.stem_channels = stem_channels
+        self.base_channels = base_channels
         # `input_shape` is a read-only property of functional models.
         self._input_shape_arg = input_shape
         if frozen_stages >= 0:
@@ -206,6 +214,8 @@ class ResNet(keras.Model):
             "style": self.style,
             "frozen_stages": self.frozen_stages,
             "zero_init_residual": self.zero_init_residual,
+            "stem_channels": self.stem_channels,
+            "base_channels": self.base_channels,
             "input_shape": list(self._input_shape_arg),
         }
 
