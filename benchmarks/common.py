@@ -35,19 +35,27 @@ def per_second(times, items):
     return items / statistics.median(times)
 
 
-def simplebaseline_res50(deconv_impl="auto", flip_test=False):
-    """MMPose's td-hm_res50 SimpleBaseline: ResNet-50, 3 deconvolutions of 256, 17
-    keypoints, 256x192 input, 64x48 MSRA heatmaps; random weights."""
+DEFAULT_PRESET = "simplebaseline-res50_coco-256x192"
+
+
+def preset_model(preset=DEFAULT_PRESET, deconv_impl=None, flip_test=False):
+    """A preset's estimator with random weights (default: MMPose's td-hm_res50
+    SimpleBaseline: ResNet-50, 3 deconvolutions of 256, 17 keypoints, 256x192 input,
+    64x48 MSRA heatmaps). `deconv_impl` applies to heatmap heads with deconvolutions."""
     import kpose
 
-    spec = kpose.datasets.load_keypoint_spec("coco")
-    return kpose.models.TopdownPoseEstimator(
-        backbone=kpose.models.ResNet(depth=50),
-        head=kpose.models.HeatmapHead(num_keypoints=17, deconv_impl=deconv_impl),
-        codec=kpose.codecs.MSRAHeatmap(input_size=(192, 256), heatmap_size=(48, 64), sigma=2),
-        flip_indices=spec.flip_indices,
-        flip_test=flip_test,
+    overrides = {}
+    head = kpose.models.presets.get_preset(preset)["head"]["config"]
+    if deconv_impl is not None and "deconv_out_channels" in head:
+        overrides["head"] = {"deconv_impl": deconv_impl}
+    return kpose.models.TopdownPoseEstimator.from_preset(
+        preset, flip_test=flip_test, **overrides
     )
+
+
+def input_hw(model):
+    """`(h, w)` of the model's input crops."""
+    return tuple(int(v) for v in model.input_shape[1:3])
 
 
 def with_trained_batch_norm_statistics(model, seed=0):

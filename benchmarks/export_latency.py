@@ -1,6 +1,7 @@
 """End-to-end latency of kpose's serving SavedModel -> JSON.
 
-Exports the SimpleBaseline ResNet-50 256x192 (MSRAHeatmap, random weights) with
+Exports a preset (default: SimpleBaseline ResNet-50 256x192, MSRAHeatmap; random weights
+and trained-like batch norm statistics) with
 `kpose.export.export_saved_model`, loads it with `tf.saved_model.load` and times the
 `serving_default` signature on one 640x480 uint8 image with one box and with 8 boxes,
 without and with the flip test: median (and min) wall time in ms of `--repeats` calls
@@ -9,6 +10,8 @@ is recorded, since shared machines make every figure noisy.
 
     python benchmarks/export_latency.py --out export_latency.json
     python benchmarks/export_latency.py --out e.json --no-flip --repeats 20
+    python benchmarks/export_latency.py --preset rtmpose-m_coco-256x192 --out rtm.json \
+        --dtype-policy mixed_bfloat16 --ort-json rtmpose_m_ort.json
 
 Compare with MMPose's `inference_topdown` on the same kind of image and box, measured
 back to back (see benchmarks/README.md).
@@ -33,15 +36,17 @@ IMAGE_SIZE = (640, 480)  # (w, h)
 ONE_BOX = [[236.0, 84.0, 404.0, 396.0]]
 
 
-def build_simplebaseline_res50(flip_test=False, seed=0):
-    """SimpleBaseline ResNet-50 256x192 with MSRAHeatmap, random weights and
-    trained-like batch norm statistics."""
+def build_model(preset=None, flip_test=False, seed=0):
+    """A preset's estimator (default: SimpleBaseline ResNet-50 256x192 with MSRAHeatmap),
+    random weights and trained-like batch norm statistics."""
     import keras
 
-    from benchmarks.common import simplebaseline_res50, with_trained_batch_norm_statistics
+    from benchmarks.common import DEFAULT_PRESET, preset_model
+    from benchmarks.common import with_trained_batch_norm_statistics
 
     keras.utils.set_random_seed(seed)
-    return with_trained_batch_norm_statistics(simplebaseline_res50(flip_test=flip_test), seed)
+    model = preset_model(preset or DEFAULT_PRESET, flip_test=flip_test)
+    return with_trained_batch_norm_statistics(model, seed)
 
 
 def make_inputs(num_boxes, seed=0):
@@ -128,9 +133,10 @@ def saved_model_latency(export_dir, box_counts=(1, 8), repeats=10, warmup=3, idl
 
 def export_latency(
     flip_tests=(False, True), repeats=10, warmup=3, jit_compile=False, work_dir=None,
-    idle_wait=0, dtype_policies=(None,), freeze=True,
+    idle_wait=0, dtype_policies=(None,), freeze=True, preset=None,
 ):
-    """Exports the ResNet-50 SimpleBaseline and times its SavedModel.
+    """Exports a preset's model (default: the ResNet-50 SimpleBaseline) and times its
+    SavedModel.
 
     Returns a dict with `saved_model_one_box_ms`, `saved_model_eight_boxes_ms` (and
     `..._flip_ms` variants), the medians, and `details` with the full timings. Each
@@ -141,7 +147,7 @@ def export_latency(
 
     out = {"details": {}}
     work_dir = work_dir or tempfile.mkdtemp(prefix="kpose-export-latency-")
-    model = build_simplebaseline_res50()
+    model = build_model(preset)
     for policy in dtype_policies:
         for flip in flip_tests:
             name = f"flip_{str(flip).lower()}" + (f"_{policy}" if policy else "")
@@ -207,6 +213,11 @@ def add_ratios(result, mmpose_results, dtype_policies=(None,)):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="JSON output path")
+    p.add_argument("--preset", default=None,
+                   help="a name from kpose.models.list_presets() (default: "
+                   "simplebaseline-res50_coco-256x192)")
+    p.add_argument("--ort-json", help="MMPose's rtmpose_onnx.py output: adds "
+                   "ort_pipeline_one_box_ms and the ratios to it")
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--no-flip", action="store_true", help="skip the flip-test variants")
@@ -235,6 +246,7 @@ def main(argv=None):
     result = export_latency(
         flips, args.repeats, args.warmup, jit_compile=args.jit_compile,
         idle_wait=args.wait_idle, dtype_policies=policies, freeze=args.freeze,
+        preset=args.preset,
     )
     result["meta"] = {
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -242,7 +254,7 @@ def main(argv=None):
         "machine": platform.machine(),
         "tensorflow": tf.__version__,
         "image_size_wh": list(IMAGE_SIZE),
-        "model": "TopdownPoseEstimator ResNet-50 + HeatmapHead, 256x192, MSRAHeatmap, random",
+        "preset": args.preset or "simplebaseline-res50_coco-256x192",
         "jit_compile": args.jit_compile,
         "freeze": args.freeze,
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -258,6 +270,18 @@ def main(argv=None):
     elif args.mmpose_json:
         with open(args.mmpose_json) as f:
             add_ratios(result, json.load(f)["results"], policies)
+    if args.ort_json:
+        with open(args.ort_json) as f:
+            ort = json.load(f)
+        ort_ms = ort.get("ort_pipeline_one_box_ms") or ort.get("results", {}).get(
+            "ort_pipeline_one_box_ms"
+        )
+        result["ort_pipeline_one_box_ms"] = ort_ms
+        for policy in policies:
+            name = f"_{policy}" if policy else ""
+            ours = result.get(f"saved_model_one_box{name}_ms")
+            if ours and ort_ms:
+                result[f"ratio_to_ort_one_box{name}"] = round(ours / ort_ms, 3)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(json.dumps({k: v for k, v in result.items() if k != "details"}, indent=2))

@@ -1,4 +1,4 @@
-"""Inference speed of the ResNet-50 256x192 SimpleBaseline -> JSON.
+"""Inference speed of a preset (default: ResNet-50 256x192 SimpleBaseline) -> JSON.
 
 - `predict_samples_per_s`: `predict_on_batch` (preprocessing, network, heatmap decoding)
   at batch 16, no flip test (MMPose's `test_step`, `bench.py --only c`);
@@ -11,6 +11,7 @@
   `--export-dtype-policy mixed_bfloat16` also `saved_model_one_box_mixed_bfloat16_ms`...
 
     python benchmarks/inference.py --out inference.json [--backend jax] [--skip-export]
+    python benchmarks/inference.py --preset rtmpose-m_coco-256x192 --out rtm_inference.json
 """
 
 import argparse
@@ -26,6 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default="tensorflow")
+    p.add_argument("--preset", default="simplebaseline-res50_coco-256x192",
+                   help="a name from kpose.models.list_presets()")
     p.add_argument("--dtype-policy", default="float32",
                    choices=("float32", "mixed_float16", "mixed_bfloat16"))
     p.add_argument("--batch-size", type=int, default=16)
@@ -51,15 +54,17 @@ def main():
     import numpy as np
 
     from benchmarks.common import (
-        machine, per_second, simplebaseline_res50, timed_repeats,
+        input_hw, machine, per_second, preset_model, timed_repeats,
         with_trained_batch_norm_statistics,
     )
 
     keras.config.set_dtype_policy(a.dtype_policy)
     keras.utils.set_random_seed(0)
-    model = with_trained_batch_norm_statistics(simplebaseline_res50(deconv_impl=a.deconv_impl))
+    model = with_trained_batch_norm_statistics(
+        preset_model(a.preset, deconv_impl=a.deconv_impl)
+    )
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (a.batch_size, 256, 192, 3), dtype=np.uint8)
+    x = rng.integers(0, 256, (a.batch_size,) + input_hw(model) + (3,), dtype=np.uint8)
     results = {}
 
     times = timed_repeats(lambda: model.predict_on_batch(x), a.repeats, warmup=2)
@@ -92,7 +97,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "export_latency.json")
             script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_latency.py")
-            command = [sys.executable, script, "--out", out,
+            command = [sys.executable, script, "--out", out, "--preset", a.preset,
                        "--repeats", str(max(a.repeats, 10))]
             for policy in a.export_dtype_policy:
                 command += ["--dtype-policy", policy]
@@ -104,7 +109,7 @@ def main():
         results["saved_model_details"] = latencies["details"]
 
     results.update(
-        batch_size=a.batch_size, deconv_impl=a.deconv_impl, backend=a.backend,
+        preset=a.preset, batch_size=a.batch_size, deconv_impl=a.deconv_impl, backend=a.backend,
         dtype_policy=a.dtype_policy,
         keras=keras.__version__, machine=machine(),
     )

@@ -3,6 +3,7 @@
     kpose eval   --model M.keras --ann-file F --img-dir D --out results.json
     kpose infer  --model M.keras photos/ clip.mp4 --out-dir outputs
     kpose export --model M.keras --out serving/pose
+    kpose export --preset rtmpose-m_coco-256x192 --weights rtmpose-m.pth --out serving/pose
     kpose train  synthetic/demo --work-dir work_dirs/demo [recipe flags]
 
 Keras is imported only after `--backend` has set `KERAS_BACKEND`.
@@ -46,8 +47,18 @@ def _add_backend(p, default=None):
 
 
 def _add_model(p):
-    p.add_argument("--model", required=True, metavar="M.keras",
-                   help="the trained model, a .keras file written by model.save")
+    p.add_argument("--model", default=None, metavar="M.keras",
+                   help="the trained model, a .keras file written by model.save "
+                   "(or --preset)")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="instead of --model: a built-in architecture such as "
+                   "rtmpose-m_coco-256x192 (kpose.models.list_presets())")
+    p.add_argument("--weights", default=None, metavar="FILE",
+                   help="with --preset: its weights, an MMPose/PyTorch .pth checkpoint or "
+                   "a Keras .keras/.weights.h5 file")
+    p.add_argument("--num-keypoints", type=int, default=None, metavar="K",
+                   help="with --preset: a fresh head of K keypoints (the backbone's "
+                   "weights kept; no flip partners, so no flip test)")
 
 
 def _add_dtype_policy(p):
@@ -146,6 +157,8 @@ def build_parser():
         description="Export a saved top-down model as a TensorFlow SavedModel for TF "
         "Serving: uint8 images (or encoded JPEG/PNG bytes) and xyxy person boxes in, "
         "keypoints and scores in image pixels out (kpose.export.export_saved_model). "
+        "The model is a .keras file (--model) or a preset with weights, e.g. straight "
+        "from an MMPose checkpoint (--preset NAME --weights FILE.pth). "
         "Runs on the TensorFlow backend.",
     )
     _add_model(p)
@@ -188,13 +201,46 @@ def _select_backend(backend):
     os.environ["KERAS_BACKEND"] = backend
 
 
-def _load(path, flip_test, dtype_policy=None):
-    from kpose.apis.inference import load_model
+def _check_model_flags(args):
+    """Exactly one of --model and --preset; --weights and --num-keypoints need --preset."""
+    if (args.model is None) == (args.preset is None):
+        raise CLIError("Give either --model or --preset. "
+                       f"Received: --model={args.model!r}, --preset={args.preset!r}")
+    for flag, value in (("--weights", args.weights), ("--num-keypoints", args.num_keypoints)):
+        if value is not None and args.preset is None:
+            raise CLIError(f"{flag} goes with --preset (a --model file has its weights). "
+                           f"Received: {flag}={value!r}")
+    if args.model is not None:
+        _check_file("--model", args.model)
+    if args.weights is not None:
+        _check_file("--weights", args.weights)
+    if args.num_keypoints is not None:
+        _check_positive("--num-keypoints", args.num_keypoints)
+
+
+def _from_preset(args):
+    from kpose.models import TopdownPoseEstimator
 
     try:
-        model = load_model(path)
+        return TopdownPoseEstimator.from_preset(
+            args.preset, weights=args.weights, num_keypoints=args.num_keypoints
+        )
     except ValueError as e:
-        raise CLIError(f"--model: {e}") from e
+        raise CLIError(f"--preset/--weights/--num-keypoints: {e}") from e
+
+
+def _load(args, flip_test, dtype_policy=None):
+    from kpose.apis.inference import load_model
+
+    path = args.model
+    if args.preset is not None:
+        model = _from_preset(args)
+        path = args.preset
+    else:
+        try:
+            model = load_model(path)
+        except ValueError as e:
+            raise CLIError(f"--model: {e}") from e
     if dtype_policy is not None:
         from kpose.models import clone_with_dtype_policy
 
@@ -203,7 +249,7 @@ def _load(path, flip_test, dtype_policy=None):
         if flip_test and getattr(model, "flip_indices", None) is None:
             raise CLIError(
                 "--flip-test needs a model saved with flip_indices (the dataset "
-                f"description's left/right partners). Received: --model={path!r}"
+                f"description's left/right partners). Received: --model/--preset={path!r}"
             )
         model.flip_test = bool(flip_test)
     return model
@@ -237,7 +283,7 @@ def run_eval(args):
     if args.bbox_file is not None:
         _check_file("--bbox-file", args.bbox_file)
     _check_positive("--batch-size", args.batch_size)
-    model = _load(args.model, args.flip_test, args.dtype_policy)
+    model = _load(args, args.flip_test, args.dtype_policy)
     from kpose.apis.inference import uses_udp
     from kpose.apis.topdown_data import topdown_val_data
     from kpose.evaluation.topdown_evaluation import evaluate_topdown
@@ -255,7 +301,9 @@ def run_eval(args):
         outfile_prefix=args.outfile_prefix,
     )
     report = {
-        "model": os.path.abspath(args.model),
+        "model": os.path.abspath(args.model) if args.model else None,
+        "preset": args.preset,
+        "weights": os.path.abspath(args.weights) if args.weights else None,
         "ann_file": os.path.abspath(args.ann_file),
         "bbox_file": None if args.bbox_file is None else os.path.abspath(args.bbox_file),
         "flip_test": bool(model.flip_test),
@@ -335,7 +383,7 @@ def run_infer(args):
             rows = by_file.get(os.path.basename(source or ""), [])
             rows = [r for r in rows if r[4] >= args.det_score_thr]
             return np.asarray(rows, np.float32).reshape(-1, 5)
-    model = _load(args.model, args.flip_test, args.dtype_policy)
+    model = _load(args, args.flip_test, args.dtype_policy)
     from kpose.apis.inferencer import Inferencer
 
     inferencer = Inferencer(
@@ -358,7 +406,7 @@ def run_export(args):
         raise CLIError("kpose export runs on the TensorFlow backend; start it without "
                        f"KERAS_BACKEND={os.environ['KERAS_BACKEND']}")
     _select_backend("tensorflow")
-    model = _load(args.model, None, args.dtype_policy)
+    model = _load(args, None, args.dtype_policy)
     from kpose.export import export_saved_model
 
     try:
@@ -406,8 +454,8 @@ def main(argv=None):
     try:
         if getattr(args, "backend", None):
             _select_backend(args.backend)
-        if getattr(args, "model", None):
-            _check_file("--model", args.model)
+        if hasattr(args, "preset"):
+            _check_model_flags(args)
         return _COMMANDS[args.command](args)
     except CLIError as e:
         parser.exit(2, f"kpose {args.command}: error: {e}\n")
