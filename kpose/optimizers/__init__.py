@@ -1,2 +1,4 @@
 from kpose.optimizers.warmup_cosine_decay import WarmupCosineDecay
 from kpose.optimizers.warmup_multi_step_decay import WarmupMultiStepDecay
+from kpose.optimizers.weight_decay import build_adamw
+from kpose.optimizers.weight_decay import no_weight_decay_variables

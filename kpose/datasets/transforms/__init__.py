@@ -14,3 +14,9 @@ from kpose.datasets.transforms.pipeline import topdown_dataset
 from kpose.datasets.transforms.topdown import TopdownAffine
 from kpose.datasets.transforms.topdown import warp_image
 from kpose.datasets.transforms.topdown import warp_images
+from kpose.datasets.transforms.blur import Blur
+from kpose.datasets.transforms.blur import MedianBlur
+from kpose.datasets.transforms.coarse_dropout import CoarseDropout
+from kpose.datasets.transforms.hsv import YOLOXHSVRandomAug
+from kpose.datasets.transforms.staged import StagedTransform
+from kpose.datasets.transforms.staged import pipeline_stage_variable
