@@ -9,11 +9,16 @@ from kpose.datasets.transforms.pipeline import (
 
 
 def topdown_train_data(
-    ann_file, img_dir, keypoint_spec, input_size, batch_size, seed=0, use_udp=False
+    ann_file, img_dir, keypoint_spec, input_size, batch_size, seed=0, use_udp=False,
+    pipeline=None,
 ):
-    """`(dataset, batches)`: the reader and shuffled, augmented, batched `(x, y)`."""
+    """`(dataset, batches)`: the reader and shuffled, augmented, batched `(x, y)`;
+    `pipeline` (a `Compose`) replaces MMPose's default top-down train pipeline."""
     dataset = CocoDataset(ann_file, img_dir, keypoint_spec=keypoint_spec)
-    pipeline = build_topdown_train_pipeline(dataset.keypoint_spec, input_size, use_udp=use_udp)
+    if pipeline is None:
+        pipeline = build_topdown_train_pipeline(
+            dataset.keypoint_spec, input_size, use_udp=use_udp
+        )
     batches = topdown_dataset(
         dataset.as_tf_dataset(),
         pipeline,

@@ -35,11 +35,17 @@ def distribution_scope(args):
     )
 
 
-def run_topdown_recipe(args, keypoint_spec, build_model, build_optimizer, use_udp=False):
+def run_topdown_recipe(
+    args, keypoint_spec, build_model, build_optimizer, use_udp=False, train_pipeline=None,
+    callbacks=(), val_interval=None,
+):
     """Trains and evaluates a top-down model as the recipe's flags say.
 
     `build_model(keypoint_spec, input_size, flip_test)` returns an uncompiled
-    `TopdownPoseEstimator`; `build_optimizer(steps_per_epoch)` its optimizer.
+    `TopdownPoseEstimator`; `build_optimizer(steps_per_epoch, model)` its optimizer.
+    `train_pipeline` replaces the default train augmentation; `callbacks` run before
+    the evaluation and checkpoints (e.g. an EMA whose weights they should see);
+    `val_interval` epochs between evaluations (default: a fifth of the epochs).
     Writes `WORK_DIR/model.keras` (last), `WORK_DIR/best_model.keras` (best AP) and
     `WORK_DIR/metrics.json`; returns the model, the validation set and batches, the
     figures and the final predictions (image space).
@@ -50,7 +56,7 @@ def run_topdown_recipe(args, keypoint_spec, build_model, build_optimizer, use_ud
     input_size = tuple(args.input_size)
     train_set, train_batches = topdown_train_data(
         args.train_ann, args.train_images, keypoint_spec, input_size, args.batch_size,
-        seed=args.seed, use_udp=use_udp,
+        seed=args.seed, use_udp=use_udp, pipeline=train_pipeline,
     )
     val_set, val_batches = topdown_val_data(
         args.val_ann, args.val_images, keypoint_spec, input_size, args.batch_size,
@@ -70,28 +76,34 @@ def run_topdown_recipe(args, keypoint_spec, build_model, build_optimizer, use_ud
         val_batches = val_batches.take(1)
     with distribution_scope(args):
         model = build_model(keypoint_spec, input_size, not args.no_flip_test)
-        model.compile(optimizer=build_optimizer(steps), jit_compile=_JIT[args.jit_compile])
+        model.compile(
+            optimizer=build_optimizer(steps, model), jit_compile=_JIT[args.jit_compile]
+        )
 
     paths = {
         "last": os.path.join(args.work_dir, "model.keras"),
         "best": os.path.join(args.work_dir, "best_model.keras"),
         "metrics": os.path.join(args.work_dir, "metrics.json"),
     }
-    callbacks = [
-        TopdownEvaluation(
-            val_set, val_batches, args.val_ann, interval=max(1, epochs // 5),
-            monitor="AP", save_best=paths["best"],
-            history_file=os.path.join(args.work_dir, "evaluations.json"),
-        ),
+    evaluation = TopdownEvaluation(
+        val_set, val_batches, args.val_ann, interval=val_interval or max(1, epochs // 5),
+        monitor="AP", save_best=paths["best"],
+        history_file=os.path.join(args.work_dir, "evaluations.json"),
+    )
+    # Order matters: backups hold the training weights; the given callbacks (an EMA)
+    # run before evaluation and checkpoints see the weights.
+    backup = []
+    if args.resume:
+        backup = [keras.callbacks.BackupAndRestore(os.path.join(args.work_dir, "backup"))]
+    all_callbacks = backup + list(callbacks) + [
+        evaluation,
         keras.callbacks.ModelCheckpoint(paths["last"]),
         keras.callbacks.CSVLogger(os.path.join(args.work_dir, "log.csv"), append=args.resume),
     ]
-    if args.resume:
-        callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(args.work_dir, "backup")))
     start = time.perf_counter()
     history = model.fit(
-        train_batches.repeat(), epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
-        shuffle=False, verbose=2,
+        train_batches.repeat(), epochs=epochs, steps_per_epoch=steps,
+        callbacks=all_callbacks, shuffle=False, verbose=2,
     )
     train_seconds = time.perf_counter() - start
     predictions = predict_topdown(model, val_batches)
@@ -100,7 +112,7 @@ def run_topdown_recipe(args, keypoint_spec, build_model, build_optimizer, use_ud
     )
     metrics = {
         "final": figures,
-        "best": {"AP": callbacks[0].best, "epoch": callbacks[0].best_epoch},
+        "best": {"AP": evaluation.best, "epoch": evaluation.best_epoch},
         "train_seconds": round(train_seconds, 1),
         "epochs": epochs,
         "steps_per_epoch": steps,

@@ -70,7 +70,7 @@ def main(argv=None):
 
     spec = kpose.datasets.load_keypoint_spec("coco")
 
-    def build_optimizer(steps_per_epoch):
+    def build_optimizer(steps_per_epoch, model):
         schedule = kpose.optimizers.WarmupMultiStepDecay(
             args.lr,
             milestones=[170 * steps_per_epoch, 200 * steps_per_epoch],

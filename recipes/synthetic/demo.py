@@ -70,7 +70,7 @@ def main(argv=None):
               f"{data['num_val_annotations']} validation persons")
     spec = kpose.datasets.load_keypoint_spec("coco")
 
-    def build_optimizer(steps_per_epoch):
+    def build_optimizer(steps_per_epoch, model):
         schedule = kpose.optimizers.WarmupCosineDecay(
             args.lr, decay_steps=args.epochs * steps_per_epoch,
             warmup_steps=min(100, steps_per_epoch), warmup_start_factor=0.01,
