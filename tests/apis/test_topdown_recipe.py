@@ -45,6 +45,23 @@ def test_synthetic_demo_dry_run(tmp_path):
     assert model.codec.input_size == (48, 64)
 
 
+def test_synthetic_demo_dry_run_with_rtmpose(tmp_path):
+    demo = _load_recipe("recipes/synthetic/demo.py")
+    work_dir = os.fspath(tmp_path / "demo_rtm")
+    flags = [f for f in TINY_FLAGS]
+    i = flags.index("--input-size")
+    flags[i + 1 : i + 3] = ["64", "96"]  # RTMPose: multiples of its stride 32
+    metrics = demo.main(
+        ["--work-dir", work_dir, "--num-train", "4", "--num-val", "2", "--model", "rtmpose-t"]
+        + flags
+    )
+    assert metrics == _check_work_dir(work_dir, keras.backend.backend())
+    model = keras.saving.load_model(os.path.join(work_dir, "best_model.keras"))
+    assert model.codec.input_size == (64, 96)
+    assert type(model.codec).__name__ == "SimCCLabel"
+    assert os.path.isdir(os.path.join(work_dir, "saved_model"))
+
+
 @pytest.mark.large
 def test_simplebaseline_res50_recipe_dry_run(tmp_path, synthetic_coco):
     recipe = _load_recipe("recipes/coco/simplebaseline_res50_256x192.py")
