@@ -69,6 +69,17 @@ def recipe_parser(description, *, epochs, batch_size, learning_rate, input_size)
     return p
 
 
+def parse_recipe_args(parser, argv=None):
+    """`parser.parse_args(argv)`, exiting with a usage error unless the four data flags
+    (`--train-ann`, `--train-images`, `--val-ann`, `--val-images`) are given."""
+    args = parser.parse_args(argv)
+    missing = [f for f in ("train_ann", "train_images", "val_ann", "val_images")
+               if getattr(args, f) is None]
+    if missing:
+        parser.error("needs " + ", ".join("--" + f.replace("_", "-") for f in missing))
+    return args
+
+
 def apply_backend(args):
     """Sets `KERAS_BACKEND` from `--backend`; fails if Keras was imported with another."""
     import sys

@@ -5,6 +5,7 @@ cosine schedule, EMA, evaluation every 10 epochs with flip test."""
 import json
 import os
 
+from kpose.apis.recipe_args import parse_recipe_args
 from kpose.apis.recipe_args import recipe_parser
 
 # Per size, what differs in MMPose's configs (t and s: no weight decay; t: no EMA).
@@ -35,13 +36,7 @@ def rtmpose_parser(size, description):
 
 
 def parse_rtmpose_args(size, description, argv=None):
-    p = rtmpose_parser(size, description)
-    args = p.parse_args(argv)
-    missing = [f for f in ("train_ann", "train_images", "val_ann", "val_images")
-               if getattr(args, f) is None]
-    if missing:
-        p.error("needs " + ", ".join("--" + f.replace("_", "-") for f in missing))
-    return args
+    return parse_recipe_args(rtmpose_parser(size, description), argv)
 
 
 def build_rtmpose_train_pipeline(keypoint_spec, input_size=INPUT_SIZE, stage=None,

@@ -15,7 +15,7 @@ MMPose trains it on 8 GPUs at 64 samples each (batch 512); scale --lr with the b
 
 import sys
 
-from kpose.apis.recipe_args import apply_backend, recipe_parser
+from kpose.apis.recipe_args import apply_backend, parse_recipe_args, recipe_parser
 
 
 def parse_args(argv=None):
@@ -28,12 +28,7 @@ def parse_args(argv=None):
         help="local Keras weights file (.weights.h5) of the ResNet-50 backbone, e.g. "
         "converted ImageNet weights (no download happens)",
     )
-    args = p.parse_args(argv)
-    missing = [f for f in ("train_ann", "train_images", "val_ann", "val_images")
-               if getattr(args, f) is None]
-    if missing:
-        p.error("needs " + ", ".join("--" + f.replace("_", "-") for f in missing))
-    return args
+    return parse_recipe_args(p, argv)
 
 
 def build_model(keypoint_spec, input_size, flip_test, backbone_weights=None):

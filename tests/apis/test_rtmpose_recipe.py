@@ -29,7 +29,7 @@ def _flags(data, work_dir):
     ]
 
 
-def test_defaults_follow_mmpose(tmp_path):
+def test_defaults_follow_mmpose(tmp_path, capsys):
     flags = _flags({k: "x" for k in ("train_ann", "train_images", "val_ann", "val_images")},
                    os.fspath(tmp_path))
     args = parse_rtmpose_args("m", "m", flags)
@@ -39,6 +39,9 @@ def test_defaults_follow_mmpose(tmp_path):
     assert args.input_size == [192, 256] and args.load_from is None
     tiny = parse_rtmpose_args("t", "t", flags + ["--load-from", "w.pth"])
     assert (tiny.weight_decay, tiny.ema, tiny.load_from) == (0.0, False, "w.pth")
+    with pytest.raises(SystemExit):  # the data flags are required
+        parse_rtmpose_args("m", "m", flags[2:])
+    assert "needs --train-ann" in capsys.readouterr().err
     schedule = rtmpose_schedule(4e-3, steps_per_epoch=10, epochs=420)
     rates = [float(keras.ops.convert_to_numpy(schedule(s))) for s in (0, 999, 2100, 4199)]
     np.testing.assert_allclose(rates, [4e-8, 4e-3, 4e-3, 2.0000021e-4], rtol=1e-5)

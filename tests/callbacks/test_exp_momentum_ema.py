@@ -3,7 +3,7 @@ import math
 import keras
 import numpy as np
 
-from kpose.callbacks import ExpMomentumEMA
+from kpose.callbacks.exp_momentum_ema import ExpMomentumEMA
 
 
 def _model():

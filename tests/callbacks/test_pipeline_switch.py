@@ -2,10 +2,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kpose.callbacks import PipelineSwitch
+from kpose.callbacks.pipeline_switch import PipelineSwitch
 from kpose.datasets.transforms import RandomBBoxTransform
-from kpose.datasets.transforms import StagedTransform
-from kpose.datasets.transforms import pipeline_stage_variable
+from kpose.datasets.transforms.staged import StagedTransform
+from kpose.datasets.transforms.staged import pipeline_stage_variable
 
 
 class _Record(keras.callbacks.Callback):

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.models.estimators.fixtures import trained_like_batch_norms
+
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="SavedModel export needs TensorFlow"
 )
@@ -50,11 +52,7 @@ def _tiny_model(codec=None):
             v.assign(rng.normal(0, 1.0 / np.sqrt(fan_in), v.shape).astype("float32"))
     # Trained-looking batch norms, so that folding them into the convolutions at export
     # is exercised.
-    for v in model.weights:
-        if "moving_mean" in v.path or "beta" in v.path:
-            v.assign(rng.normal(0, 0.2, v.shape).astype("float32"))
-        elif "moving_variance" in v.path or "gamma" in v.path:
-            v.assign(rng.uniform(0.5, 1.5, v.shape).astype("float32"))
+    trained_like_batch_norms(model, rng)
     return model
 
 

@@ -92,34 +92,31 @@ class _RandomKernelFilter(BaseTransform):
     def get_random_transformation_batch(self, batch, seed=None):
         return self._draw([tf.shape(batch["image"])[0]], seed)
 
-    def _filter_batch(self, images, apply, ksize):
+    def _filter_batch(self, images, transformation):
         """Filters only the images with `apply`, grouped by kernel size."""
+        apply = tf.convert_to_tensor(transformation["apply"])
+        ksize = tf.convert_to_tensor(transformation["ksize"])
+        filtered = images
         for k in self.kernel_sizes:
             index = tf.where(apply & tf.equal(ksize, k))
-            images = tf.cond(
+            filtered = tf.cond(
                 tf.size(index) > 0,
-                lambda k=k, index=index: tf.tensor_scatter_nd_update(
-                    images, index, self.filter(tf.gather_nd(images, index), k)
+                lambda k=k, index=index, x=filtered: tf.tensor_scatter_nd_update(
+                    x, index, self.filter(tf.gather_nd(x, index), k)
                 ),
-                lambda: images,
+                lambda x=filtered: x,
             )
-        return images
+        return tf.ensure_shape(filtered, images.shape)
 
     def transform(self, sample, transformation=None):
         sample = dict(sample)
-        image = sample["image"]
-        apply = tf.reshape(tf.convert_to_tensor(transformation["apply"]), [1])
-        ksize = tf.reshape(tf.convert_to_tensor(transformation["ksize"]), [1])
-        sample["image"] = tf.ensure_shape(self._filter_batch(image[None], apply, ksize)[0],
-                                          image.shape)
+        batched = {k: tf.reshape(tf.convert_to_tensor(v), [1]) for k, v in transformation.items()}
+        sample["image"] = self._filter_batch(sample["image"][None], batched)[0]
         return sample
 
     def transform_batch(self, batch, transformation=None):
         batch = dict(batch)
-        image = batch["image"]
-        apply = tf.convert_to_tensor(transformation["apply"])
-        ksize = tf.convert_to_tensor(transformation["ksize"])
-        batch["image"] = tf.ensure_shape(self._filter_batch(image, apply, ksize), image.shape)
+        batch["image"] = self._filter_batch(batch["image"], transformation)
         return batch
 
     def get_config(self):

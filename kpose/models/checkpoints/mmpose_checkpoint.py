@@ -86,9 +86,9 @@ class CheckpointReport:
         return cls(**config)
 
 
-def _listing(keys, shown=_SHOWN):
-    text = ", ".join(keys[:shown])
-    return text + (f", ... ({len(keys) - shown} more)" if len(keys) > shown else "")
+def _listing(keys, shown=_SHOWN, sep=", "):
+    text = sep.join(keys[:shown])
+    return text + (f"{sep}... ({len(keys) - shown} more)" if len(keys) > shown else "")
 
 
 def _sublayers(layer):
@@ -153,7 +153,8 @@ def _variable_name(layer, variables, parameter):
 
 
 def _match(table, module_path, renames):
-    """(variable, report path, converted value) for one checkpoint key, or None."""
+    """`(layer, variable name, (variable, report path))` for one checkpoint key's
+    module path and parameter, or None."""
     module, _, parameter = module_path.rpartition(".")
     for old, new in renames:
         if module == old or module.startswith(old + "."):
@@ -277,10 +278,8 @@ def load_mmpose_checkpoint(model, path, prefix=None, strict=True, renames=None):
     if mismatched:
         raise ValueError(
             f"{len(mismatched)} checkpoint tensors do not fit the model's shapes (a "
-            "checkpoint of another architecture or size?): "
-            + "; ".join(mismatched[:_SHOWN])
-            + (f"; ... ({len(mismatched) - _SHOWN} more)" if len(mismatched) > _SHOWN else "")
-            + f". Received: path={str(path)!r}"
+            f"checkpoint of another architecture or size?): {_listing(mismatched, sep='; ')}"
+            f". Received: path={str(path)!r}"
         )
     missing = [
         var_path

@@ -102,7 +102,7 @@ def _torch_load(path):
 def _to_numpy(torch, tensor):
     tensor = tensor.detach().cpu()
     if tensor.is_floating_point() and tensor.dtype not in (torch.float32, torch.float64):
-        tensor = tensor.float()  # bfloat16 has no numpy dtype
+        tensor = tensor.float()  # half precision (bfloat16 has no numpy dtype)
     return tensor.numpy()
 
 
@@ -141,7 +141,12 @@ def read_torch_state_dict(path):
         )
     arrays = {}
     for key, value in state.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+        if not isinstance(key, str):
+            raise ValueError(
+                "The file's state dict must map parameter names to tensors; key "
+                f"{key!r} is not a str but a {type(key).__name__}. Received: path={path!r}"
+            )
+        if not isinstance(value, torch.Tensor):
             raise ValueError(
                 "The file's state dict must map parameter names to tensors; entry "
                 f"{key!r} is a {type(value).__name__}. Received: path={path!r}"

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kpose.datasets.transforms import CoarseDropout
+from kpose.datasets.transforms.coarse_dropout import CoarseDropout
 from tests.test_case import run_serialization_test
 
 RTMPOSE = dict(max_holes=1, max_height=0.4, max_width=0.4, min_holes=1, min_height=0.2,

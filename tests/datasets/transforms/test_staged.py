@@ -4,8 +4,8 @@ import tensorflow as tf
 
 from kpose.datasets.transforms import CoarseDropout
 from kpose.datasets.transforms import RandomBBoxTransform
-from kpose.datasets.transforms import StagedTransform
-from kpose.datasets.transforms import pipeline_stage_variable
+from kpose.datasets.transforms.staged import StagedTransform
+from kpose.datasets.transforms.staged import pipeline_stage_variable
 from tests.test_case import run_serialization_test
 
 

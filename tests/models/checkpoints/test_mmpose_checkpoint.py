@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from kpose.models import CheckpointReport
 from kpose.models import ResNet
-from kpose.models import load_mmpose_checkpoint
-from kpose.models.checkpoints import read_torch_state_dict
+from kpose.models.checkpoints.mmpose_checkpoint import CheckpointReport
+from kpose.models.checkpoints.mmpose_checkpoint import load_mmpose_checkpoint
+from kpose.models.checkpoints.torch_state_dict import read_torch_state_dict
 from tests.models.checkpoints.fixtures import fixture_path
 from tests.models.checkpoints.fixtures import forward
 from tests.models.checkpoints.fixtures import reference

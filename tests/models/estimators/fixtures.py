@@ -61,14 +61,29 @@ def deterministic_weights(model, seed=0):
     return weights
 
 
-def batch(batch_size=2, seed=0):
-    """`(x, y)`: uint8 images and in-crop keypoints, all visible."""
+def trained_like_batch_norms(model, rng, skip=None):
+    """Batch-norm statistics and affine parameters (`moving_mean`, `beta`: N(0, 0.2);
+    `moving_variance`, `gamma`: U(0.5, 1.5)) away from their identity values, so that
+    folding them at export is exercised. Variables whose path contains `skip` keep theirs."""
+    for v in model.weights:
+        if skip is not None and skip in v.path:
+            continue
+        if v.path.endswith(("moving_mean", "beta")):
+            v.assign(rng.normal(0, 0.2, v.shape).astype("float32"))
+        elif v.path.endswith(("moving_variance", "gamma")):
+            v.assign(rng.uniform(0.5, 1.5, v.shape).astype("float32"))
+
+
+def batch(batch_size=2, seed=0, input_size=INPUT_SIZE, num_keypoints=NUM_KEYPOINTS, margin=2):
+    """`(x, y)`: uint8 images and keypoints at least `margin` pixels inside the crop
+    (`[margin, size - 1 - margin)`), all visible."""
     rng = np.random.default_rng(seed)
-    w, h = INPUT_SIZE
+    w, h = input_size
     x = rng.integers(0, 256, (batch_size, h, w, 3)).astype("uint8")
-    keypoints = rng.uniform(2.0, [w - 3.0, h - 3.0], (batch_size, 1, NUM_KEYPOINTS, 2))
+    high = [w - 1.0 - margin, h - 1.0 - margin]
+    keypoints = rng.uniform(float(margin), high, (batch_size, 1, num_keypoints, 2))
     y = {
         "keypoints": keypoints.astype("float32"),
-        "keypoints_visible": np.ones((batch_size, 1, NUM_KEYPOINTS), "float32"),
+        "keypoints_visible": np.ones((batch_size, 1, num_keypoints), "float32"),
     }
     return x, y

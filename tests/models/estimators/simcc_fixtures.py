@@ -3,6 +3,9 @@ shared by the SimCC estimator and export tests."""
 
 import numpy as np
 
+from tests.models.estimators.fixtures import batch
+from tests.models.estimators.fixtures import trained_like_batch_norms
+
 INPUT_SIZE = (64, 96)  # (w, h): stride-32 features of 2 x 3
 NUM_KEYPOINTS = 5
 FLIP_INDICES = (0, 2, 1, 4, 3)
@@ -32,11 +35,7 @@ def build_tiny_simcc_estimator(flip_test=False, trained_like=True, seed=0):
     )
     if trained_like:
         rng = np.random.default_rng(seed)
-        for v in model.weights:
-            if v.path.endswith(("moving_mean", "beta")) and "gau" not in v.path:
-                v.assign(rng.normal(0, 0.2, v.shape).astype("float32"))
-            elif v.path.endswith(("moving_variance", "gamma")) and "gau" not in v.path:
-                v.assign(rng.uniform(0.5, 1.5, v.shape).astype("float32"))
+        trained_like_batch_norms(model, rng, skip="gau")  # GAU's own `gamma`, `beta`
         # Peaked SimCC vectors (the default init gives near-flat ones, whose argmax is
         # decided by rounding noise).
         for layer in (model.head.cls_x, model.head.cls_y):
@@ -47,12 +46,4 @@ def build_tiny_simcc_estimator(flip_test=False, trained_like=True, seed=0):
 
 
 def simcc_batch(batch_size=2, seed=0):
-    rng = np.random.default_rng(seed)
-    w, h = INPUT_SIZE
-    x = rng.integers(0, 256, (batch_size, h, w, 3)).astype("uint8")
-    keypoints = rng.uniform(4.0, [w - 5.0, h - 5.0], (batch_size, 1, NUM_KEYPOINTS, 2))
-    y = {
-        "keypoints": keypoints.astype("float32"),
-        "keypoints_visible": np.ones((batch_size, 1, NUM_KEYPOINTS), "float32"),
-    }
-    return x, y
+    return batch(batch_size, seed, INPUT_SIZE, NUM_KEYPOINTS, margin=4)

@@ -7,8 +7,10 @@ import pytest
 import kpose
 from kpose.datasets.metainfo import load_keypoint_spec
 from kpose.models import TopdownPoseEstimator
-from kpose.models.presets import get_preset
-from kpose.models.presets import list_presets
+from kpose.models.presets.preset_builder import build_from_preset
+from kpose.models.presets.preset_builder import get_preset
+from kpose.models.presets.preset_builder import list_presets
+from tests.models.checkpoints.fixtures import TINY
 from tests.models.checkpoints.fixtures import fixture_path
 from tests.models.checkpoints.fixtures import forward
 from tests.models.checkpoints.fixtures import tiny_model
@@ -68,6 +70,17 @@ def test_unknown_preset_lists_known_ones():
                        r"simplebaseline-res50_coco-256x192.*Received: preset='rtmpose-x'"):
         TopdownPoseEstimator.from_preset("rtmpose-x")
 
+
+def test_build_from_an_edited_preset_dict():
+    preset = get_preset(SB)
+    for name, overrides in TINY[SB].items():
+        preset[name]["config"].update(overrides)
+    model = build_from_preset(TopdownPoseEstimator, preset, flip_test=False)
+    assert _num_params(model) == _num_params(tiny_model(SB)) and not model.flip_test
+    # The dict is copied: a component override leaves it as it was.
+    narrow = build_from_preset(TopdownPoseEstimator, preset, head={"deconv_out_channels": [8, 8, 8]})
+    assert narrow.head.get_config()["deconv_out_channels"] == [8, 8, 8]
+    assert preset["head"]["config"]["deconv_out_channels"] == [16, 16, 16]
 
 def test_num_keypoints_and_flip_indices_must_agree():
     with pytest.raises(ValueError, match=r"`flip_indices` has 3 entries but `num_keypoints` "
