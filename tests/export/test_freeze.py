@@ -112,3 +112,37 @@ def test_freeze_keeps_nested_outputs_and_needs_one_input():
     two_inputs = tf.function(lambda x, y: x * v + y, input_signature=[spec, spec])
     with pytest.raises(ValueError, match="one tensor"):
         freeze_function(two_inputs)
+
+
+def test_freeze_folds_depthwise_batch_norms_and_simplifies_silu():
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2_as_graph,
+    )
+
+    from kpose.export.freeze import freeze_function, simplify_silu
+    from kpose.models.layers.conv_module import depthwise_separable_conv_module
+
+    inputs = keras.Input((9, 7, 4))
+    outputs = depthwise_separable_conv_module(inputs, 6, 5, "block")
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(3)
+    for v in model.weights:
+        if v.path.endswith(("moving_mean", "beta")):
+            v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
+        elif v.path.endswith(("moving_variance", "gamma")):
+            v.assign(rng.uniform(0.3, 2.0, v.shape).astype("float32"))
+    function = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec([None, 9, 7, 4], tf.float32)],
+    )
+    _, graph_def = convert_variables_to_constants_v2_as_graph(function.get_concrete_function())
+    assert sum(n.op == "IdentityN" for n in graph_def.node) == 2  # tf.nn.silu's
+    simplified, count = simplify_silu(graph_def)
+    assert count == 2
+    assert not any(n.op == "IdentityN" for n in simplified.node)
+    x = rng.normal(size=(2, 9, 7, 4)).astype("float32")
+    frozen, folded = freeze_function(function)
+    assert folded == 2  # the depthwise and the pointwise batch norms
+    expected = model(x, training=False)
+    np.testing.assert_allclose(frozen(tf.constant(x)), expected, atol=2e-5, rtol=1e-5)
