@@ -1,6 +1,7 @@
 import keras
 
 from kpose.api_export import kpose_export
+from kpose.models.backbones.backbone import Backbone
 from kpose.models.layers.channel_attention import channel_attention
 from kpose.models.layers.conv_module import conv_module
 from kpose.models.layers.conv_module import depthwise_separable_conv_module
@@ -62,7 +63,7 @@ def _csp_layer(x, filters, num_blocks, add_identity, settings, name, conv_kwargs
 
 
 @kpose_export("kpose.models.CSPNeXt")
-class CSPNeXt(keras.Model):
+class CSPNeXt(Backbone):
     """CSPNeXt backbone (RTMDet, RTMPose) returning feature maps.
 
     A stem of three 3x3 convolutions (the first with stride 2) and four (`"P5"`) or
@@ -237,15 +238,9 @@ class CSPNeXt(keras.Model):
         # `input_shape` is a read-only property of functional models.
         self._input_shape_arg = input_shape
         if frozen_stages >= 0:
-            frozen = ("stem_",) + tuple(f"stage{i}_" for i in range(1, frozen_stages + 1))
-            for layer in self.layers:
-                if layer.name.startswith(frozen):
-                    layer.trainable = False
-
-    def call(self, inputs, training=None, mask=None):
-        # A functional model unpacks a single output; kpose backbones return a list.
-        outputs = super().call(inputs, training=training, mask=mask)
-        return outputs if isinstance(outputs, (list, tuple)) else [outputs]
+            self.freeze_layers(
+                ("stem_",) + tuple(f"stage{i}_" for i in range(1, frozen_stages + 1))
+            )
 
     def get_config(self):
         return {
@@ -266,10 +261,3 @@ class CSPNeXt(keras.Model):
             "norm_momentum": self.norm_momentum,
             "input_shape": list(self._input_shape_arg),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)

@@ -3,6 +3,7 @@ import importlib
 import keras
 
 from kpose.api_export import kpose_export
+from kpose.models.backbones.backbone import Backbone
 
 
 def _feature_tensor(backbone, key):
@@ -26,7 +27,7 @@ def _feature_tensor(backbone, key):
 
 
 @kpose_export("kpose.models.HubBackbone")
-class HubBackbone(keras.Model):
+class HubBackbone(Backbone):
     """Adapter exposing a keras-hub or keras-cv backbone as a kpose backbone.
 
     Wraps a backbone *object* (built from its constructor arguments or config; kpose
@@ -95,11 +96,6 @@ class HubBackbone(keras.Model):
         self.output_keys = output_keys
         self.weights_path = weights_path
 
-    def call(self, inputs, training=None, mask=None):
-        # A functional model unpacks a single output; kpose backbones return a list.
-        outputs = super().call(inputs, training=training, mask=mask)
-        return outputs if isinstance(outputs, (list, tuple)) else [outputs]
-
     def get_config(self):
         return {
             "name": self.name,
@@ -108,7 +104,3 @@ class HubBackbone(keras.Model):
             "output_keys": list(self.output_keys),
             "weights_path": self.weights_path,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

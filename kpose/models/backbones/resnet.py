@@ -1,6 +1,7 @@
 import keras
 
 from kpose.api_export import kpose_export
+from kpose.models.backbones.backbone import Backbone
 from kpose.models.layers.fused_batch_normalization import FusedBatchNormalization
 
 # depth -> (block type, blocks per stage)
@@ -72,7 +73,7 @@ def _block(x, block, planes, strides, style, zero_init_residual, name, dtype):
 
 
 @kpose_export("kpose.models.ResNet")
-class ResNet(keras.Model):
+class ResNet(Backbone):
     """ResNet v1 backbone (torchvision/MMPose layout) returning stage feature maps.
 
     A 7x7 stride-2 stem convolution, a 3x3 stride-2 max pool and four stages of
@@ -192,17 +193,9 @@ class ResNet(keras.Model):
         # `input_shape` is a read-only property of functional models.
         self._input_shape_arg = input_shape
         if frozen_stages >= 0:
-            frozen = ("conv1", "bn1") + tuple(
-                f"layer{i}_" for i in range(1, frozen_stages + 1)
+            self.freeze_layers(
+                ("conv1", "bn1") + tuple(f"layer{i}_" for i in range(1, frozen_stages + 1))
             )
-            for layer in self.layers:
-                if layer.name.startswith(frozen):
-                    layer.trainable = False
-
-    def call(self, inputs, training=None, mask=None):
-        # A functional model unpacks a single output; kpose backbones return a list.
-        outputs = super().call(inputs, training=training, mask=mask)
-        return outputs if isinstance(outputs, (list, tuple)) else [outputs]
 
     def get_config(self):
         return {
@@ -218,10 +211,3 @@ class ResNet(keras.Model):
             "base_channels": self.base_channels,
             "input_shape": list(self._input_shape_arg),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
