@@ -8,10 +8,15 @@ class Backbone(keras.Model):
     """Base class of kpose's functional backbones.
 
     Subclasses build their graph in `__init__` and call `super().__init__(inputs=,
-    outputs=)`. A backbone always returns a list of feature maps (a functional model
+    outputs=, dtype=)` (the dtype policy, if given, becomes the model's own). A backbone always returns a list of feature maps (a functional model
     would unpack a single output), freezes layers by name prefix (`freeze_layers`) and
     is revived from a config whose `dtype` may be a serialised policy.
     """
+
+    def __init__(self, inputs, outputs, dtype=None, **kwargs):
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        if dtype is not None:
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
     def call(self, inputs, training=None, mask=None):
         outputs = super().call(inputs, training=training, mask=mask)

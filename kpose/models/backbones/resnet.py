@@ -178,9 +178,7 @@ class ResNet(Backbone):
                 )
             stage_outputs.append(x)
         outputs = [stage_outputs[i] for i in out_indices]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        if dtype is not None:
-            self.dtype_policy = keras.dtype_policies.get(dtype)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
         self.depth = depth
