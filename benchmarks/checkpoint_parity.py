@@ -68,6 +68,10 @@ def main(argv=None):
     ours = flat_outputs(model(ref["crop"][None], training=False))
     for i, out in enumerate(ours):
         theirs = ref[f"out_{i}"]
+        if type(model.head).__name__ == "RLEHead" and theirs.shape[-1] == 4:
+            # MMPose's tensor mode gives raw sigmas; RLEHead returns them sigmoided.
+            theirs = theirs.copy()
+            theirs[..., 2:] = 1.0 / (1.0 + np.exp(-theirs[..., 2:]))
         scale = float(np.abs(theirs).max())
         result["outputs"][f"out_{i}"] = {
             "shape": list(theirs.shape),

@@ -4,3 +4,5 @@ from kpose.codecs.base_codec import BaseKeypointCodec
 from kpose.codecs.msra_heatmap import MSRAHeatmap
 from kpose.codecs.udp_heatmap import UDPHeatmap
 from kpose.codecs.simcc_label import SimCCLabel
+from kpose.codecs.regression_label import RegressionLabel
+from kpose.codecs.integral_regression_label import IntegralRegressionLabel

@@ -2,3 +2,6 @@ from kpose.optimizers.warmup_cosine_decay import WarmupCosineDecay
 from kpose.optimizers.warmup_multi_step_decay import WarmupMultiStepDecay
 from kpose.optimizers.weight_decay import build_adamw
 from kpose.optimizers.weight_decay import no_weight_decay_variables
+from kpose.optimizers.layer_decay import LayerDecayAdamW
+from kpose.optimizers.layer_decay import build_layer_decay_adamw
+from kpose.optimizers.layer_decay import layer_decay_groups

@@ -20,6 +20,11 @@ from kpose.api_export import kpose_export
 from kpose.models.checkpoints.torch_state_dict import read_torch_state_dict
 
 _COMPONENTS = ("backbone", "neck", "head")
+# A loss with weights (RLE's flow): MMPose keeps it in the head as `head.loss_module.*`
+# (`head.loss.*` before MMPose 1.0, renamed by its RLEHead's state-dict hook); the
+# estimator has it as `pose_loss`.
+_LOSS_PREFIX = "head.loss_module."
+_LEGACY_LOSS_PREFIX = "head.loss."
 _NORM_LAYERS = (
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
@@ -170,6 +175,12 @@ def _match(table, module_path, renames):
     return layer, name, variables[name]
 
 
+def _loss_key(key):
+    if key.startswith(_LEGACY_LOSS_PREFIX):
+        return _LOSS_PREFIX + key[len(_LEGACY_LOSS_PREFIX) :]
+    return key
+
+
 def _components(model, prefix):
     """`[(checkpoint prefix, report label, layer)]` and the prefix stripped from keys."""
     backbone = getattr(model, "backbone", None)
@@ -182,10 +193,14 @@ def _components(model, prefix):
         return [("", label, model)], prefix or ""
     parts = [(f"{c}.", c, getattr(model, c, None)) for c in _COMPONENTS]
     parts = [(p, c, layer) for p, c, layer in parts if layer is not None]
+    loss = getattr(model, "pose_loss", None)
+    if isinstance(loss, keras.layers.Layer) and loss.weights:
+        parts.insert(0, (_LOSS_PREFIX, "pose_loss", loss))  # before "head."
     if prefix and prefix.rstrip(".") in _COMPONENTS:
-        # Only that part: `prefix="backbone."` loads the backbone alone.
-        parts = [(p, c, layer) for p, c, layer in parts if p == prefix]
-        return [("", c, layer) for _, c, layer in parts], prefix
+        # Only that part: `prefix="backbone."` loads the backbone alone (`"head."` the
+        # head and a loss with weights).
+        parts = [(p, c, layer) for p, c, layer in parts if p.startswith(prefix)]
+        return [(p[len(prefix) :], c, layer) for p, c, layer in parts], prefix
     return parts, prefix or ""
 
 
@@ -209,7 +224,9 @@ def load_mmpose_checkpoint(model, path, prefix=None, strict=True, renames=None):
     `(kh, kw, C, m)`, linear weights transposed, batch norm `weight`/`bias`/
     `running_mean`/`running_var` -> `gamma`/`beta`/`moving_mean`/`moving_variance`
     (`num_batches_tracked` is ignored), other parameters into the variable of the same
-    name unchanged. Nothing is assigned unless every matched shape fits.
+    name unchanged. A loss with weights (RLE's flow, the estimator's `pose_loss`) takes
+    MMPose's `head.loss_module.*` keys. Nothing is assigned unless every matched shape
+    fits.
 
     Args:
         model: `kpose.models.TopdownPoseEstimator`, or a backbone/neck/head layer.
@@ -237,6 +254,7 @@ def load_mmpose_checkpoint(model, path, prefix=None, strict=True, renames=None):
     ```
     """
     state = read_torch_state_dict(path)
+    state = {_loss_key(k): v for k, v in state.items()}
     parts, strip = _components(model, prefix)
     renames = [tuple(r) for r in (renames or [])]
     if strip:

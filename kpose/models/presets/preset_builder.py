@@ -3,10 +3,13 @@
 import copy
 import os
 
+from kpose.models.presets import hrnet
+from kpose.models.presets import regression
 from kpose.models.presets import rtmpose
 from kpose.models.presets import simplebaseline
+from kpose.models.presets import vitpose
 
-_FAMILIES = (simplebaseline, rtmpose)
+_FAMILIES = (simplebaseline, rtmpose, hrnet, vitpose, regression)
 _COMPONENTS = ("backbone", "neck", "head", "codec", "loss", "preprocessor")
 _PTH_SUFFIXES = (".pth", ".pt")
 _KERAS_SUFFIXES = (".keras", ".weights.h5")
@@ -53,21 +56,24 @@ def _num_keypoints(preset):
     return int(preset["head"]["config"]["num_keypoints"])
 
 
-def _load_weights(model, weights):
+def load_weights(model, weights, flag="weights"):
+    """Loads a local weights file into a built estimator: an MMPose/PyTorch `.pth`/`.pt`
+    checkpoint through `load_mmpose_checkpoint` (strict; returns its report), or Keras
+    weights (`.keras`, `.weights.h5`) with `model.load_weights`. `flag` names the
+    argument in error messages (e.g. `"--load-from"`)."""
     from kpose.models.checkpoints import load_mmpose_checkpoint
 
     path = os.fspath(weights)
     if not os.path.isfile(path):
-        raise ValueError(f"Weights file not found. Received: weights={path!r}")
+        raise ValueError(f"Weights file not found. Received: {flag}={path!r}")
     if path.endswith(_PTH_SUFFIXES):
-        load_mmpose_checkpoint(model, path, strict=True)
-    elif path.endswith(_KERAS_SUFFIXES):
-        model.load_weights(path)
-    else:
-        raise ValueError(
-            "`weights` must be a `.keras` or `.weights.h5` file (Keras) or a `.pth` "
-            f"checkpoint (MMPose, PyTorch). Received: weights={path!r}"
-        )
+        return load_mmpose_checkpoint(model, path, strict=True)
+    if path.endswith(_KERAS_SUFFIXES):
+        return model.load_weights(path)
+    raise ValueError(
+        "Weights must be a `.keras` or `.weights.h5` file (Keras) or a `.pth` "
+        f"checkpoint (MMPose, PyTorch). Received: {flag}={path!r}"
+    )
 
 
 def build_from_preset(cls, preset, weights=None, num_keypoints=None, **kwargs):
@@ -156,11 +162,11 @@ def build_from_preset(cls, preset, weights=None, num_keypoints=None, **kwargs):
     if weights is not None and rehead:
         # Weights for the preset's architecture first, then a fresh head.
         source = cls(**{**objects, **dict(preset.get("estimator") or {})})
-        _load_weights(source, weights)
+        load_weights(source, weights)
         weights = None
     if rehead:
         objects["head"] = new_head()
     model = cls(**{**objects, **options, **kwargs})
     if weights is not None:
-        _load_weights(model, weights)
+        load_weights(model, weights)
     return model
