@@ -15,10 +15,10 @@ def recipe_parser(description, *, epochs, batch_size, learning_rate, input_size)
     p = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    data = p.add_argument_group("data (COCO-format keypoint files)")
-    data.add_argument("--train-ann", help="training annotation JSON")
+    data = p.add_argument_group("data (keypoint annotation files in the recipe's dataset format)")
+    data.add_argument("--train-ann", help="training annotation file (JSON)")
     data.add_argument("--train-images", help="folder the training file_names are relative to")
-    data.add_argument("--val-ann", help="validation annotation JSON")
+    data.add_argument("--val-ann", help="validation annotation file (JSON)")
     data.add_argument("--val-images", help="folder the validation file_names are relative to")
     data.add_argument(
         "--bbox-file",
@@ -69,12 +69,13 @@ def recipe_parser(description, *, epochs, batch_size, learning_rate, input_size)
     return p
 
 
-def parse_recipe_args(parser, argv=None):
+def parse_recipe_args(parser, argv=None, required=()):
     """`parser.parse_args(argv)`, exiting with a usage error unless the four data flags
-    (`--train-ann`, `--train-images`, `--val-ann`, `--val-images`) are given."""
+    (`--train-ann`, `--train-images`, `--val-ann`, `--val-images`) and the recipe's own
+    `required` ones (destinations, e.g. `("headbox_file",)`) are given."""
     args = parser.parse_args(argv)
-    missing = [f for f in ("train_ann", "train_images", "val_ann", "val_images")
-               if getattr(args, f) is None]
+    names = ("train_ann", "train_images", "val_ann", "val_images") + tuple(required)
+    missing = [f for f in names if getattr(args, f) is None]
     if missing:
         parser.error("needs " + ", ".join("--" + f.replace("_", "-") for f in missing))
     return args

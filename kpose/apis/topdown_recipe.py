@@ -8,7 +8,7 @@ import time
 import keras
 
 from kpose.apis.topdown_data import topdown_train_data, topdown_val_data
-from kpose.evaluation.topdown_evaluation import evaluate_topdown, predict_topdown
+from kpose.evaluation.topdown_evaluation import CocoEvaluator, evaluate_topdown, predict_topdown
 from kpose.callbacks import TopdownEvaluation
 
 _JIT = {"auto": "auto", "true": True, "false": False}
@@ -37,7 +37,8 @@ def distribution_scope(args):
 
 def run_topdown_recipe(
     args, keypoint_spec, build_model, build_optimizer, use_udp=False, train_pipeline=None,
-    callbacks=(), val_interval=None,
+    callbacks=(), val_interval=None, dataset_cls=None, train_dataset_kwargs=None,
+    val_dataset_kwargs=None, evaluator=None, monitor=None,
 ):
     """Trains and evaluates a top-down model as the recipe's flags say.
 
@@ -46,8 +47,24 @@ def run_topdown_recipe(
     `train_pipeline` replaces the default train augmentation; `callbacks` run before
     the evaluation and checkpoints (e.g. an EMA whose weights they should see);
     `val_interval` epochs between evaluations (default: a fifth of the epochs).
-    Writes `WORK_DIR/model.keras` (last), `WORK_DIR/best_model.keras` (best AP) and
-    `WORK_DIR/metrics.json`; returns the model, the validation set and batches, the
+
+    The data: `dataset_cls` reads `--train-ann`/`--val-ann` (default
+    `kpose.datasets.CocoDataset`; any reader taking `(ann_file, img_dir,
+    keypoint_spec=..., test_mode=...)`, e.g. `MpiiDataset`, `CrowdPoseDataset`,
+    `AicDataset`), with `train_dataset_kwargs`/`val_dataset_kwargs` added (e.g.
+    `{"headbox_file": ...}` for MPII); `--bbox-file` goes to the validation reader
+    when given. The scoring: `evaluator(predictions, val_set) -> dict` (default
+    `kpose.evaluation.CocoEvaluator(--val-ann, keypoint_spec)`: COCO AP and PCK@0.05;
+    e.g. `CocoEvaluator(..., use_area=False)` for AIC, `iou_type="keypoints_crowd"`
+    for CrowdPose, `MpiiPCKhEvaluator()` for MPII). The default evaluator is built
+    after the readers and before training, so a file its metric cannot score fails
+    before any step (a recipe may build its own first, e.g. to stop at once without an
+    optional package). `monitor` is the figure the best model is kept by (default: the
+    evaluator's `monitor`, "AP" for COCO, "Mean" for MPII PCKh).
+
+    Writes `WORK_DIR/model.keras` (last), `WORK_DIR/best_model.keras` (best
+    `monitor`) and `WORK_DIR/metrics.json` (`final` figures, `best` = `{monitor:
+    value, "epoch": e}`, ...); returns the model, the validation set and batches, the
     figures and the final predictions (image space).
     """
     keras.config.set_dtype_policy(args.dtype_policy)
@@ -56,12 +73,18 @@ def run_topdown_recipe(
     input_size = tuple(args.input_size)
     train_set, train_batches = topdown_train_data(
         args.train_ann, args.train_images, keypoint_spec, input_size, args.batch_size,
-        seed=args.seed, use_udp=use_udp, pipeline=train_pipeline,
+        seed=args.seed, use_udp=use_udp, pipeline=train_pipeline, dataset_cls=dataset_cls,
+        dataset_kwargs=train_dataset_kwargs,
     )
     val_set, val_batches = topdown_val_data(
         args.val_ann, args.val_images, keypoint_spec, input_size, args.batch_size,
-        bbox_file=args.bbox_file, use_udp=use_udp,
+        bbox_file=args.bbox_file, use_udp=use_udp, dataset_cls=dataset_cls,
+        dataset_kwargs=val_dataset_kwargs,
     )
+    if evaluator is None:
+        evaluator = CocoEvaluator(args.val_ann, keypoint_spec=keypoint_spec)
+    if monitor is None:
+        monitor = getattr(evaluator, "monitor", "AP")
     steps = len(train_set) // args.batch_size
     if steps == 0:
         raise ValueError(
@@ -86,8 +109,8 @@ def run_topdown_recipe(
         "metrics": os.path.join(args.work_dir, "metrics.json"),
     }
     evaluation = TopdownEvaluation(
-        val_set, val_batches, args.val_ann, interval=val_interval or max(1, epochs // 5),
-        monitor="AP", save_best=paths["best"],
+        val_set, val_batches, interval=val_interval or max(1, epochs // 5),
+        monitor=monitor, save_best=paths["best"], evaluator=evaluator,
         history_file=os.path.join(args.work_dir, "evaluations.json"),
     )
     # Order matters: backups hold the training weights; the given callbacks (an EMA)
@@ -108,11 +131,11 @@ def run_topdown_recipe(
     train_seconds = time.perf_counter() - start
     predictions = predict_topdown(model, val_batches)
     figures = evaluate_topdown(
-        model, val_set, val_batches, args.val_ann, predictions=predictions
+        model, val_set, val_batches, predictions=predictions, evaluator=evaluator
     )
     metrics = {
         "final": figures,
-        "best": {"AP": evaluation.best, "epoch": evaluation.best_epoch},
+        "best": {monitor: evaluation.best, "epoch": evaluation.best_epoch},
         "train_seconds": round(train_seconds, 1),
         "epochs": epochs,
         "steps_per_epoch": steps,
@@ -126,3 +149,51 @@ def run_topdown_recipe(
     with open(paths["metrics"], "w") as f:
         json.dump(metrics, f, indent=1)
     return model, val_set, val_batches, metrics, predictions
+
+
+def step_adam(learning_rate, steps_per_epoch, milestones=(170, 200), gamma=0.1,
+              warmup_steps=500, warmup_start_factor=0.001):
+    """MMPose's heatmap-model schedule: Adam with `LinearLR(start_factor=0.001, end=500)`
+    iterations of warm-up, then `MultiStepLR` by `gamma` at the epoch `milestones`
+    (SimpleBaseline, HRNet on COCO, MPII, CrowdPose, AIC: 170 and 200 of 210)."""
+    from kpose.optimizers import WarmupMultiStepDecay
+
+    schedule = WarmupMultiStepDecay(
+        learning_rate,
+        milestones=[m * steps_per_epoch for m in milestones],
+        gamma=gamma,
+        warmup_steps=warmup_steps,
+        warmup_start_factor=warmup_start_factor,
+    )
+    return keras.optimizers.Adam(schedule)
+
+
+def load_model_weights(model, path):
+    """`kpose.models.presets.load_weights` for a recipe's `--load-from`."""
+    from kpose.models.presets.preset_builder import load_weights
+
+    return load_weights(model, path, flag="--load-from")
+
+
+def heatmap_preset_model(preset, keypoint_spec, input_size, flip_test, sigma=2.0,
+                         joint_weights=False, **overrides):
+    """`TopdownPoseEstimator.from_preset(preset)` for another dataset: re-headed for
+    `keypoint_spec` (its flip pairs; its joint weights only with `joint_weights=True`,
+    since MMPose's `GenerateTarget` leaves them off), the heatmap codec resized to
+    `input_size` `(w, h)` with heatmaps a quarter of it and `sigma`. `overrides` go to
+    `from_preset` (a dict updates a component's config, e.g. a smaller `backbone`)."""
+    import kpose
+
+    w, h = input_size
+    codec = {"input_size": [w, h], "heatmap_size": [w // 4, h // 4], "sigma": sigma}
+    codec.update(overrides.pop("codec", None) or {})
+    if joint_weights:
+        overrides["joint_weights"] = [float(v) for v in keypoint_spec.joint_weights]
+    return kpose.models.TopdownPoseEstimator.from_preset(
+        preset,
+        num_keypoints=keypoint_spec.num_keypoints,
+        flip_indices=list(keypoint_spec.flip_indices),
+        flip_test=flip_test,
+        codec=codec,
+        **overrides,
+    )

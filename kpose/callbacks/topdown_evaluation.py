@@ -6,24 +6,32 @@ import keras
 
 
 class TopdownEvaluation(keras.callbacks.Callback):
-    """Evaluates COCO AP (and PCK) every `interval` epochs and keeps the best model.
+    """Evaluates the model every `interval` epochs and keeps the best model.
 
-    The figures are written into the epoch's logs as `val_AP`, `val_PCK@0.05`, ..., so
-    `fit`'s history and a `keras.callbacks.TensorBoard` placed after this callback
-    record them. MMPose's evaluation hook with `save_best`.
+    By default COCO AP from `ann_file` (and PCK with ground-truth boxes); with
+    `evaluator` (e.g. `kpose.evaluation.CocoEvaluator(..., iou_type="keypoints_crowd")`
+    or `kpose.evaluation.MpiiPCKhEvaluator()`) its figures. The figures are written into
+    the epoch's logs as `val_AP`, `val_PCK@0.05`, ..., so `fit`'s history and a
+    `keras.callbacks.TensorBoard` placed after this callback record them. MMPose's
+    evaluation hook with `save_best`.
 
     Args:
         dataset: kpose dataset in test mode (e.g. `CocoDataset(..., test_mode=True)`).
         batches: its evaluation `tf.data.Dataset` (test pipeline, `y["meta"]` kept).
-        ann_file: str. The annotation file scored by pycocotools.
+        ann_file: str or None. The annotation file scored by pycocotools when no
+            `evaluator` is given. Defaults to `None`.
         interval: int. Evaluate every this many epochs (and after the last).
             Defaults to `1`.
-        monitor: str. Figure that decides the best model. Defaults to `"AP"`.
+        monitor: str or None. Figure that decides the best model (higher is better).
+            Defaults to `None`: the evaluator's `monitor` (`"AP"` for COCO).
         save_best: str or None. Path of the `.keras` file for the best model.
             Defaults to `None`.
         history_file: str or None. JSON file that receives every evaluation.
             Defaults to `None`.
-        pck_thr: float. PCK threshold. Defaults to `0.05`.
+        pck_thr: float. PCK threshold of the default COCO evaluation. Defaults to `0.05`.
+        evaluator: callable or None. `evaluator(predictions, dataset) -> dict` of
+            floats, `predictions` from `kpose.evaluation.topdown_evaluation.predict_topdown`.
+            Defaults to `None` (`CocoEvaluator(ann_file, dataset.keypoint_spec)`).
 
     Example:
     ```python
@@ -38,16 +46,30 @@ class TopdownEvaluation(keras.callbacks.Callback):
         self,
         dataset,
         batches,
-        ann_file,
+        ann_file=None,
         interval=1,
-        monitor="AP",
+        monitor=None,
         save_best=None,
         history_file=None,
         pck_thr=0.05,
+        evaluator=None,
     ):
         super().__init__()
         if interval < 1:
             raise ValueError(f"`interval` must be at least 1. Received: interval={interval}")
+        if evaluator is None:
+            if ann_file is None:
+                raise ValueError(
+                    "TopdownEvaluation needs `ann_file` (COCO AP) or an `evaluator`. "
+                    "Received: ann_file=None, evaluator=None"
+                )
+            from kpose.evaluation.topdown_evaluation import CocoEvaluator
+
+            evaluator = CocoEvaluator(
+                ann_file, keypoint_spec=dataset.keypoint_spec, pck_thr=pck_thr
+            )
+        if monitor is None:
+            monitor = getattr(evaluator, "monitor", "AP")
         self.dataset = dataset
         self.batches = batches
         self.ann_file = ann_file
@@ -56,6 +78,7 @@ class TopdownEvaluation(keras.callbacks.Callback):
         self.save_best = save_best
         self.history_file = history_file
         self.pck_thr = pck_thr
+        self.evaluator = evaluator
         self.best = None
         self.best_epoch = None
         self.evaluations = []
@@ -64,7 +87,7 @@ class TopdownEvaluation(keras.callbacks.Callback):
         from kpose.evaluation.topdown_evaluation import evaluate_topdown
 
         return evaluate_topdown(
-            self.model, self.dataset, self.batches, self.ann_file, pck_thr=self.pck_thr
+            self.model, self.dataset, self.batches, evaluator=self.evaluator
         )
 
     def on_train_begin(self, logs=None):

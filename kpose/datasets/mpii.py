@@ -11,6 +11,9 @@ from kpose.datasets.coco import skip_reason
 
 # MPII person scales are in units of 200 px.
 _PIXEL_STD = 200.0
+# PCKh's head size is 0.6 times the head box diagonal (MPII's evaluation code, MMPose's
+# `SC_BIAS`).
+_SC_BIAS = 0.6
 
 
 @kpose_export("kpose.datasets.MpiiDataset")
@@ -33,6 +36,15 @@ class MpiiDataset(CocoDataset):
     image sizes. The samples have the layout of `kpose.datasets.CocoDataset`;
     `coco` is `None`.
 
+    With `headbox_file` (MPII's `mpii_gt_val.mat`, read as data with
+    `scipy.io.loadmat`; evaluation only: top-down test mode, as in MMPose), its
+    `headboxes_src` `[2, 2, persons]` gives each person of the annotation file (in file
+    order) a head box `[[x1, y1], [x2, y2]]`; `head_size` is then a float64 array with
+    one value per sample, `0.6 * ||(x2 - x1, y2 - y1)||` (MMPose's `SC_BIAS`), the
+    normalisation of PCKh (`kpose.evaluation.MpiiPCKh`). Without it `head_size` is
+    `None`. A missing or malformed file, or a box count that differs from the number
+    of persons in `ann_file`, is a ValueError naming the file.
+
     Args:
         ann_file: str. MMPose MPII JSON, e.g. `annotations/mpii_train.json`.
         img_dir: str. Folder of the images.
@@ -42,11 +54,17 @@ class MpiiDataset(CocoDataset):
         indices: int or list of int. Subset of samples. Defaults to `None`.
         test_mode: bool. Defaults to `False`.
         check_images: bool. Check that every image file exists. Defaults to `True`.
+        headbox_file: str or None. MPII's `mpii_gt_val.mat` with the head boxes of the
+            persons in `ann_file` (needs scipy). Defaults to `None`.
 
     Example:
     ```python
-    dataset = kpose.datasets.MpiiDataset("annotations/mpii_val.json", "images")
+    dataset = kpose.datasets.MpiiDataset(
+        "annotations/mpii_val.json", "images", test_mode=True,
+        headbox_file="annotations/mpii_gt_val.mat",
+    )
     ds = dataset.as_tf_dataset()
+    dataset.head_size  # [len(dataset)] float64
     ```
     """
 
@@ -60,7 +78,23 @@ class MpiiDataset(CocoDataset):
         indices=None,
         test_mode=False,
         check_images=True,
+        headbox_file=None,
     ):
+        if headbox_file is not None:
+            headbox_file = os.fspath(headbox_file)
+            if data_mode != "topdown" or not test_mode:
+                raise ValueError(
+                    "MpiiDataset: `headbox_file` (head sizes for PCKh evaluation) needs "
+                    "data_mode='topdown' and test_mode=True. "
+                    f"Received: data_mode={data_mode!r}, test_mode={test_mode!r}"
+                )
+            if not headbox_file.endswith(".mat"):
+                raise ValueError(
+                    "MpiiDataset: `headbox_file` must be a MATLAB `.mat` file (MPII's "
+                    f"mpii_gt_val.mat). Received: headbox_file={headbox_file!r}"
+                )
+        self.headbox_file = headbox_file
+        self.head_size = None
         super().__init__(
             ann_file,
             img_dir,
@@ -71,6 +105,9 @@ class MpiiDataset(CocoDataset):
             test_mode=test_mode,
             check_images=check_images,
         )
+        if headbox_file is not None:
+            sizes = read_head_sizes(headbox_file, self._num_persons)
+            self.head_size = sizes[self.samples["id"]]
 
     def _load_instances(self):
         path = self.ann_file
@@ -81,6 +118,7 @@ class MpiiDataset(CocoDataset):
                 f"(MMPose layout). Received: {type(anns).__name__}"
             )
         k = self.keypoint_spec.num_keypoints
+        self._num_persons = len(anns)
         self.skipped.update(no_keypoints=0, invalid_bbox=0)
         instances, images, img_ids = [], {}, {}
         for i, ann in enumerate(anns):
@@ -157,4 +195,50 @@ class MpiiDataset(CocoDataset):
         config = super().get_config()
         for key in ("bbox_file", "bbox_score_threshold"):
             config.pop(key)
+        config["headbox_file"] = self.headbox_file
         return config
+
+
+def read_head_sizes(headbox_file, num_persons):
+    """PCKh head sizes `[num_persons]` float64 from MPII's `mpii_gt_val.mat`.
+
+    `headboxes_src` `[2, 2, num_persons]` holds `[[x1, y1], [x2, y2]]` per person; the
+    size is `0.6 * ||(x2 - x1, y2 - y1)||`, as MPII's evaluation and MMPose compute it.
+    """
+    path = os.fspath(headbox_file)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"`headbox_file` file '{path}' does not exist (MPII's mpii_gt_val.mat is needed "
+            f"for PCKh). Received: headbox_file={path!r}"
+        )
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise ImportError(
+            f"Reading the MPII head boxes '{path}' needs scipy: pip install scipy "
+            "(or pip install 'kpose[mpii]')."
+        ) from None
+    try:
+        data = loadmat(path)
+    except Exception as e:  # scipy raises several types for unreadable files.
+        raise ValueError(
+            f"`headbox_file` '{path}' is not a readable MATLAB file ({e}). "
+            f"Received: headbox_file={path!r}"
+        ) from None
+    boxes = data.get("headboxes_src")
+    if boxes is None:
+        raise ValueError(
+            f"`headbox_file` '{path}' lacks the variable `headboxes_src`. "
+            f"Received: variables {sorted(k for k in data if not k.startswith('__'))}"
+        )
+    boxes = np.asarray(boxes)
+    if boxes.ndim != 3 or boxes.shape[:2] != (2, 2) or boxes.shape[2] != num_persons:
+        raise ValueError(
+            f"`headbox_file` '{path}': `headboxes_src` must have shape [2, 2, {num_persons}] "
+            f"(one head box per person of the annotation file). "
+            f"Received: headboxes_src.shape={boxes.shape}"
+        )
+    boxes = np.transpose(boxes.astype(np.float64), (2, 0, 1))
+    # One norm per box, computed as MMPose does, so the sizes are bit-identical.
+    sizes = [np.linalg.norm(box[1] - box[0], axis=0) * _SC_BIAS for box in boxes]
+    return np.asarray(sizes, dtype=np.float64).reshape(num_persons)

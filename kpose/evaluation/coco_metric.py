@@ -96,7 +96,8 @@ def _resolve_sigmas(keypoint_spec):
                 f"`keypoint_spec` {name!r} has num_keypoints={num} but {len(sigmas)} "
                 f"sigmas. Received: keypoint_spec={keypoint_spec!r}"
             )
-        return sigmas, repr(name)
+        source = getattr(keypoint_spec, "source", None)
+        return sigmas, repr(name) + (f" ({source})" if source else "")
     sigmas = np.asarray(keypoint_spec, dtype=np.float32)
     if sigmas.ndim != 1 or len(sigmas) == 0:
         raise ValueError(

@@ -62,3 +62,52 @@ def test_mpii_errors(tmp_path, mpii):
     assert path in message and "(14, 2)" in message and "has 16 keypoints" in message
     with pytest.raises(ValueError, match="000000002.jpg"):
         MpiiDataset(ann_file, str(tmp_path / "elsewhere"))
+
+
+def _write_headboxes(path, boxes):
+    from scipy.io import savemat
+
+    # MPII's layout: headboxes_src [2, 2, persons], [[x1, y1], [x2, y2]] per person.
+    savemat(path, {"headboxes_src": np.transpose(np.asarray(boxes, np.float64), (1, 2, 0))})
+    return str(path)
+
+
+def test_mpii_head_sizes(tmp_path, mpii):
+    pytest.importorskip("scipy")
+    boxes = [[[0, 0], [3, 4]], [[1, 1], [2, 2]], [[10, 20], [16, 28]]]
+    headbox_file = _write_headboxes(tmp_path / "mpii_gt_val.mat", boxes)
+    dataset = MpiiDataset(*mpii, test_mode=True, headbox_file=headbox_file)
+    # Persons 0 and 2 remain (person 1 has no labelled joint): 0.6 x the box diagonal.
+    np.testing.assert_array_equal(dataset.samples["id"], [0, 2])
+    np.testing.assert_allclose(dataset.head_size, [0.6 * 5, 0.6 * 10], rtol=1e-15)
+    assert dataset.head_size.dtype == np.float64
+    config = dataset.get_config()
+    assert config["headbox_file"] == headbox_file
+    np.testing.assert_array_equal(MpiiDataset.from_config(config).head_size, dataset.head_size)
+    subset = MpiiDataset(*mpii, test_mode=True, headbox_file=headbox_file, indices=[1])
+    np.testing.assert_allclose(subset.head_size, [6.0])
+    assert MpiiDataset(*mpii).head_size is None
+
+
+def test_mpii_headbox_errors(tmp_path, mpii):
+    pytest.importorskip("scipy")
+    missing = str(tmp_path / "mpii_gt_val.mat")
+    with pytest.raises(ValueError, match=f"`headbox_file` file '{missing}' does not exist"):
+        MpiiDataset(*mpii, test_mode=True, headbox_file=missing)
+    with pytest.raises(ValueError, match="needs data_mode='topdown' and test_mode=True"):
+        MpiiDataset(*mpii, headbox_file=missing)
+    with pytest.raises(ValueError, match="must be a MATLAB `.mat` file"):
+        MpiiDataset(*mpii, test_mode=True, headbox_file=str(tmp_path / "heads.json"))
+    two = _write_headboxes(tmp_path / "two.mat", [[[0, 0], [1, 1]]] * 2)
+    with pytest.raises(ValueError, match=r"two.mat.*\[2, 2, 3\].*shape=\(2, 2, 2\)"):
+        MpiiDataset(*mpii, test_mode=True, headbox_file=two)
+    from scipy.io import savemat
+
+    other = str(tmp_path / "other.mat")
+    savemat(other, {"jnt_visible": np.ones((16, 3))})
+    with pytest.raises(ValueError, match="lacks the variable `headboxes_src`.*jnt_visible"):
+        MpiiDataset(*mpii, test_mode=True, headbox_file=other)
+    broken = tmp_path / "broken.mat"
+    broken.write_text("not matlab")
+    with pytest.raises(ValueError, match="not a readable MATLAB file"):
+        MpiiDataset(*mpii, test_mode=True, headbox_file=str(broken))
