@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import os
 
@@ -10,28 +9,12 @@ from kpose.apis.rtmpose_recipe import build_rtmpose_train_pipeline
 from kpose.apis.rtmpose_recipe import parse_rtmpose_args
 from kpose.apis.rtmpose_recipe import rtmpose_schedule
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from tests.apis.recipe_loading import load_recipe, placeholder_flags, recipe_flags
 
-
-def _load_recipe(relative_path):
-    path = os.path.join(REPO, relative_path)
-    spec = importlib.util.spec_from_file_location("recipe_" + os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _flags(data, work_dir):
-    return [
-        "--train-ann", data["train_ann"], "--train-images", data["train_images"],
-        "--val-ann", data["val_ann"], "--val-images", data["val_images"],
-        "--work-dir", work_dir,
-    ]
 
 
 def test_defaults_follow_mmpose(tmp_path, capsys):
-    flags = _flags({k: "x" for k in ("train_ann", "train_images", "val_ann", "val_images")},
-                   os.fspath(tmp_path))
+    flags = placeholder_flags(tmp_path)
     args = parse_rtmpose_args("m", "m", flags)
     assert (args.epochs, args.batch_size, args.lr, args.stage2_epochs) == (420, 256, 4e-3, 30)
     assert (args.val_interval, args.weight_decay, args.ema) == (10, 0.05, True)
@@ -71,12 +54,12 @@ def test_pipeline_is_batched_and_switches(synthetic_coco):
 
 @pytest.mark.large
 def test_rtmpose_recipe_dry_run(tmp_path, synthetic_coco):
-    recipe = _load_recipe("recipes/coco/rtmpose_s_256x192.py")
+    recipe = load_recipe("recipes/coco/rtmpose_s_256x192.py")
     from kpose.apis.rtmpose_recipe import main
 
     assert recipe.main is main
     work_dir = os.fspath(tmp_path / "rtmpose")
-    metrics = main("s", "RTMPose-s", _flags(synthetic_coco, work_dir) + [
+    metrics = main("s", "RTMPose-s", recipe_flags(synthetic_coco, work_dir) + [
         "--input-size", "64", "64", "--batch-size", "2", "--dry-run"])
     for name in ("model.keras", "best_model.keras", "metrics.json", "log.csv"):
         assert os.path.isfile(os.path.join(work_dir, name)), name

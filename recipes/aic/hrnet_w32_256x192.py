@@ -1,0 +1,75 @@
+"""HRNet-W32 on AI Challenger: 256x192 input, 64x48 MSRA heatmaps (sigma 2), MMPose's
+td-hm_hrnet-w32_8xb64-210e_aic-256x192 schedule (Adam 5e-4, 500-step linear warm-up,
+steps at epochs 170 and 200 of 210), flip test, COCO AP with the AIC sigmas and
+use_area=False every 10 epochs (best model by AP).
+
+    python recipes/aic/hrnet_w32_256x192.py \
+        --train-ann aic/annotations/aic_train.json \
+        --train-images aic/train_images --val-ann aic/annotations/aic_val.json \
+        --val-images aic/val_images --work-dir work_dirs/hrnet_w32_aic_256x192
+
+The files are AIC converted to COCO format (14 keypoints, MMPose's aic_train/aic_val
+JSON; the image folders are AIC's keypoint_train_images_20170902 and
+keypoint_validation_images_20170911). The evaluation is MMPose's
+`CocoMetric(use_area=False)`: the OKS scale of a person is 0.53 x its box area (AIC has
+no areas). The model is the `hrnet-w32_coco-256x192` preset re-headed for the 14 AIC
+keypoints. MMPose trains it on 8 GPUs at 64 samples each (batch 512); scale --lr with
+the batch.
+"""
+
+import sys
+
+from kpose.apis.recipe_args import apply_backend, parse_recipe_args, recipe_parser
+
+PRESET = "hrnet-w32_coco-256x192"
+
+
+def parse_args(argv=None):
+    p = recipe_parser(
+        __doc__.split("\n\n")[0], epochs=210, batch_size=64, learning_rate=5e-4,
+        input_size=(192, 256),
+    )
+    p.add_argument("--load-from", default=None,
+                   help="weights to start from (.pth MMPose checkpoint, .keras or .weights.h5)")
+    p.add_argument("--val-interval", type=int, default=10, help="evaluate every this many epochs")
+    p.add_argument("--use-joint-weights", action="store_true",
+                   help="weight the loss by the description's joint weights (MMPose: off)")
+    return parse_recipe_args(p, argv)
+
+
+def main(argv=None, **model_overrides):
+    """Runs the recipe; `model_overrides` go to `from_preset` (tests shrink the model,
+    `preset=` replaces the preset name)."""
+    args = parse_args(argv)
+    apply_backend(args)
+    import kpose
+    from kpose.apis.topdown_recipe import (
+        heatmap_preset_model, load_model_weights, run_topdown_recipe, step_adam,
+    )
+
+    spec = kpose.datasets.load_keypoint_spec("aic")
+    preset = model_overrides.pop("preset", PRESET)
+
+    def build_model(keypoint_spec, input_size, flip_test):
+        model = heatmap_preset_model(
+            preset, keypoint_spec, input_size, flip_test, sigma=2.0,
+            joint_weights=args.use_joint_weights, **model_overrides,
+        )
+        if args.load_from:
+            load_model_weights(model, args.load_from)
+        return model
+
+    def build_optimizer(steps_per_epoch, model):
+        return step_adam(args.lr, steps_per_epoch)
+
+    evaluator = kpose.evaluation.CocoEvaluator(args.val_ann, keypoint_spec=spec, use_area=False)
+    _, _, _, metrics, _ = run_topdown_recipe(
+        args, spec, build_model, build_optimizer, val_interval=args.val_interval,
+        dataset_cls=kpose.datasets.AicDataset, evaluator=evaluator,
+    )
+    print("final:", ", ".join(f"{k} {v:.4f}" for k, v in metrics["final"].items()))
+    return metrics
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
