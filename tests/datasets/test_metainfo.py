@@ -167,7 +167,27 @@ def test_config_round_trip():
         ),
         (
             GOOD_PY.replace("swap='left_paw'", "swap='head'"),
-            "flip_indices must be symmetric",
+            "keypoint 'left_paw' swaps with 'right_paw', but 'right_paw' swaps with 'head'; "
+            "left/right partners must name each other (flip_indices must be symmetric). "
+            "Received: swap='right_paw'",
+        ),
+        (
+            GOOD_PY.replace("swap='left_paw'", "swap=''"),
+            "keypoint 'left_paw' swaps with 'right_paw', but 'right_paw' swaps with ''",
+        ),
+        (
+            GOOD_PY.replace("sigmas=[0.025, ", "sigmas=[0.0, "),
+            "`sigmas` must be positive finite numbers, but keypoint 0 ('head') has 0.0. "
+            "Received: sigmas[0]=0.0",
+        ),
+        (
+            GOOD_PY.replace("[1.] * 2 + [1.5]", "[1.] * 2 + [-1]"),
+            "`joint_weights` must be non-negative finite numbers, but keypoint 2 ('right_paw') "
+            "has -1.0. Received: joint_weights[2]=-1.0",
+        ),
+        (
+            "dataset_info = dict(dataset_name='empty', keypoint_info={})",
+            "`keypoint_info` describes no keypoint. Received: keypoint_info={}",
         ),
         (GOOD_PY.replace("type='lower'", "type='legs'", 1), "Received: type='legs'"),
         (GOOD_PY.replace("color=[1, 2, 3]", "color=[1, 2]"), "Received: color=[1, 2]"),

@@ -1,4 +1,5 @@
 import dataclasses
+import math
 
 import numpy as np
 
@@ -123,6 +124,11 @@ class KeypointSpec:
                 )
         keypoint_info = _int_keyed(info["keypoint_info"], "keypoint_info", where)
         k = len(keypoint_info)
+        if k == 0:
+            raise ValueError(
+                f"{where}: `keypoint_info` describes no keypoint. "
+                f"Received: keypoint_info={info['keypoint_info']!r}"
+            )
         if sorted(keypoint_info) != list(range(k)):
             raise ValueError(
                 f"{where}: `keypoint_info` ids must be 0..{k - 1}, each once. "
@@ -166,6 +172,13 @@ class KeypointSpec:
                     f"keypoint name. Received: swap={swap!r}"
                 )
             flip_indices.append(name_to_id.get(swap, i))
+        for i, j in enumerate(flip_indices):
+            if flip_indices[j] != i:
+                raise ValueError(
+                    f"{where}: keypoint '{names[i]}' swaps with '{names[j]}', but "
+                    f"'{names[j]}' swaps with {swaps[j]!r}; left/right partners must name "
+                    f"each other (flip_indices must be symmetric). Received: swap={swaps[i]!r}"
+                )
         skeleton, skeleton_colors = [], []
         skeleton_info = _int_keyed(info.get("skeleton_info", {}), "skeleton_info", where)
         for j in sorted(skeleton_info):
@@ -197,6 +210,15 @@ class KeypointSpec:
                     f"{where}: `{field}` must have one value per keypoint ({k}). "
                     f"Received: len({field})={len(values)}"
                 )
+        for field, values, low in (("joint_weights", joint_weights, 0.0), ("sigmas", sigmas, None)):
+            for i, value in enumerate(values):
+                ok = math.isfinite(value) and (value > 0 if low is None else value >= low)
+                if not ok:
+                    rule = "positive" if low is None else "non-negative"
+                    raise ValueError(
+                        f"{where}: `{field}` must be {rule} finite numbers, but keypoint {i} "
+                        f"('{names[i]}') has {value}. Received: {field}[{i}]={value}"
+                    )
         spec = cls(
             dataset_name=str(info["dataset_name"]),
             num_keypoints=k,
