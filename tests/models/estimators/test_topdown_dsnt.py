@@ -39,7 +39,7 @@ def _compute_loss(model, y, outputs):
     return _np(jax.jit(lambda y, o: model.compute_loss(None, y, o))(y, outputs))
 
 
-def _tiny(flip_test=False, seed=0):
+def build_tiny_dsnt_estimator(flip_test=False, seed=0):
     import kpose
 
     keras.utils.set_random_seed(seed)
@@ -75,7 +75,7 @@ def _batch(batch_size=2):
 
 
 def test_contract_fit_and_predict():
-    model = _tiny()
+    model = build_tiny_dsnt_estimator()
     x, y = _batch(4)
     outputs = _forward(model, x)
     assert sorted(outputs) == ["coords", "heatmaps"]
@@ -99,7 +99,7 @@ def test_contract_fit_and_predict():
 
 
 def test_flip_test_through_the_generic_estimator():
-    model = _tiny()
+    model = build_tiny_dsnt_estimator()
     x, _ = _batch()
     mirrored_x = x[:, :, ::-1].copy()
     plain, mirrored = _forward(model, x), _forward(model, mirrored_x)
@@ -130,7 +130,7 @@ def test_flip_test_through_the_generic_estimator():
 
 
 def test_keras_file_round_trip(tmp_path):
-    model = _tiny(flip_test=True)
+    model = build_tiny_dsnt_estimator(flip_test=True)
     x, _ = _batch()
     path = str(tmp_path / "dsnt.keras")
     model.save(path)
@@ -144,7 +144,7 @@ def test_keras_file_round_trip(tmp_path):
 def test_mixed_precision_keeps_float32_outputs():
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        model = _tiny()
+        model = build_tiny_dsnt_estimator()
     finally:
         keras.config.set_dtype_policy("float32")
     x, y = _batch()
@@ -156,7 +156,7 @@ def test_mixed_precision_keeps_float32_outputs():
 def test_codec_rejects_a_head_of_another_size():
     import kpose
 
-    model = _tiny()
+    model = build_tiny_dsnt_estimator()
     with pytest.raises(ValueError, match="heatmap_size"):
         kpose.models.TopdownPoseEstimator(
             backbone=model.backbone, head=model.head, loss=model.pose_loss,
