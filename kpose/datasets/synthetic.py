@@ -6,6 +6,7 @@ import os
 
 import cv2
 import numpy as np
+from kpose.datasets.generated_folder import prepare_folder, write_manifest
 
 COCO_KEYPOINT_NAMES = (
     "nose",
@@ -52,6 +53,7 @@ KEYPOINT_MARKER_COLORS = (
     (90, 250, 210), (255, 205, 160),  # ankles
 )  # fmt: skip
 
+_GENERATOR = "kpose.datasets.synthetic"
 MANIFEST_NAME = "kpose_synthetic_manifest.json"
 GENERATOR_VERSION = 2
 
@@ -374,25 +376,6 @@ def _targets(root, params):
     return paths
 
 
-def _read_manifest(path):
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("generator") != "kpose.datasets.synthetic":
-        return None
-    return manifest
-
-
-def _write_manifest(path, params, complete, counts=None):
-    manifest = dict(
-        generator="kpose.datasets.synthetic", params=params, complete=complete, counts=counts
-    )
-    with open(path, "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-
-
 def generate_synthetic_coco(
     root, num_train=300, num_val=60, image_size=(320, 240), seed=0, max_persons=3
 ):
@@ -463,36 +446,18 @@ def generate_synthetic_coco(
         max_persons=int(max_persons),
     )
     manifest_path = os.path.join(root, MANIFEST_NAME)
-    targets = _targets(root, params)
-    manifest = _read_manifest(manifest_path) if os.path.exists(manifest_path) else None
-    if manifest is not None:
-        if (
-            manifest.get("params") == params
-            and manifest.get("complete")
-            and all(map(os.path.isfile, targets))
-        ):
-            return _result(root, params, manifest["counts"], reused=True)
-        try:
-            old = _targets(root, manifest["params"])
-        except (KeyError, TypeError):
-            old = []
-        for path in set(old) - set(targets):  # files this generator wrote before
-            if os.path.isfile(path):
-                os.remove(path)
-    else:
-        for path in [manifest_path] + targets:
-            if os.path.lexists(path):
-                raise ValueError(
-                    f"generate_synthetic_coco: '{path}' already exists and is not part of a kpose "
-                    f"synthetic dataset; refusing to overwrite it. Use an empty or new folder. "
-                    f"Received: root={root!r}"
-                )
+    counts = prepare_folder(
+        root, manifest_path, _GENERATOR, params, _targets, "generate_synthetic_coco",
+        "synthetic dataset",
+    )
+    if counts is not None:
+        return _result(root, params, counts, reused=True)
     os.makedirs(os.path.join(root, "annotations"), exist_ok=True)
-    _write_manifest(manifest_path, params, complete=False)
+    write_manifest(manifest_path, _GENERATOR, params, complete=False)
     counts = {}
     for split in ("train", "val"):
         counts[split] = _generate_split(
             root, split, params[f"num_{split}"], size, params["seed"], params["max_persons"]
         )
-    _write_manifest(manifest_path, params, complete=True, counts=counts)
+    write_manifest(manifest_path, _GENERATOR, params, complete=True, counts=counts)
     return _result(root, params, counts, reused=False)

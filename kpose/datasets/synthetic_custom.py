@@ -14,10 +14,12 @@ from kpose.datasets.synthetic import _inside
 from kpose.datasets.synthetic import _iou
 from kpose.datasets.synthetic import _muted_color
 from kpose.datasets.synthetic import _render
+from kpose.datasets.generated_folder import prepare_folder, write_manifest
 
 CREATURE_KEYPOINT_NAMES = ("head", "neck", "back", "hip", "tail", "tail_tip")
 DATASET_NAME = "synthetic_creature"
 DESCRIPTION_NAME = "creature_keypoints.py"
+_GENERATOR = __name__
 MANIFEST_NAME = "kpose_synthetic_custom_manifest.json"
 GENERATOR_VERSION = 1
 
@@ -267,23 +269,6 @@ def _result(root, params, counts, reused):
     return result
 
 
-def _read_manifest(path):
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("generator") != __name__:
-        return None
-    return manifest
-
-
-def _write_manifest(path, params, complete, counts=None):
-    manifest = dict(generator=__name__, params=params, complete=complete, counts=counts)
-    with open(path, "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-
-
 def _check_arguments(num_train, num_val, image_size, num_keypoints, seed, max_objects):
     checks = (("num_train", num_train, 1), ("num_val", num_val, 1), ("seed", seed, 0))
     checks += (("num_keypoints", num_keypoints, 1), ("max_objects", max_objects, 1))
@@ -370,34 +355,16 @@ def generate_synthetic_custom(
         max_objects=int(max_objects),
     )
     manifest_path = os.path.join(root, MANIFEST_NAME)
-    targets = _targets(root, params)
-    manifest = _read_manifest(manifest_path) if os.path.exists(manifest_path) else None
-    if manifest is not None:
-        if (
-            manifest.get("params") == params
-            and manifest.get("complete")
-            and all(map(os.path.isfile, targets))
-        ):
-            return _result(root, params, manifest["counts"], reused=True)
-        try:
-            old = _targets(root, manifest["params"])
-        except (KeyError, TypeError):
-            old = []
-        for path in set(old) - set(targets):  # files this generator wrote before
-            if os.path.isfile(path):
-                os.remove(path)
-    else:
-        for path in [manifest_path] + targets:
-            if os.path.lexists(path):
-                raise ValueError(
-                    f"generate_synthetic_custom: '{path}' already exists and is not part of a "
-                    "kpose synthetic custom dataset; refusing to overwrite it. Use an empty or "
-                    f"new folder. Received: root={root!r}"
-                )
+    counts = prepare_folder(
+        root, manifest_path, _GENERATOR, params, _targets, "generate_synthetic_custom",
+        "synthetic custom dataset",
+    )
+    if counts is not None:
+        return _result(root, params, counts, reused=True)
     os.makedirs(os.path.join(root, "annotations"), exist_ok=True)
-    _write_manifest(manifest_path, params, complete=False)
+    write_manifest(manifest_path, _GENERATOR, params, complete=False)
     with open(os.path.join(root, DESCRIPTION_NAME), "w", encoding="utf-8") as f:
         f.write(creature_description_source(params["num_keypoints"]))
     counts = {split: _generate_split(root, split, params) for split in ("train", "val")}
-    _write_manifest(manifest_path, params, complete=True, counts=counts)
+    write_manifest(manifest_path, _GENERATOR, params, complete=True, counts=counts)
     return _result(root, params, counts, reused=False)

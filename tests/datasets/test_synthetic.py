@@ -1,3 +1,6 @@
+"""kpose/datasets/synthetic.py, with the folder manifest (generated_folder.py) it shares with
+synthetic_custom.py: reuse, replacement of its own files, refusal of foreign ones."""
+
 import json
 import os
 

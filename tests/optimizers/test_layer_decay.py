@@ -1,3 +1,5 @@
+"""kpose/optimizers/layer_decay.py: LayerDecayAdamW and MMPose's layer-decay groups."""
+
 import contextlib
 import json
 import os

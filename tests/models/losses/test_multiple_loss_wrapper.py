@@ -1,3 +1,6 @@
+"""kpose/models/losses/multiple_loss_wrapper.py: MultipleLossWrapper sums its losses,
+each on its output key, with their weights (DSNT: SmoothL1 + JSDiscretLoss)."""
+
 import keras
 import numpy as np
 import pytest
