@@ -171,6 +171,28 @@ def _fixed(p):
     return (int(round(float(p[0]) * 16)), int(round(float(p[1]) * 16)))
 
 
+def occluded_annotation(pts, vis, mask, in_front):
+    """The COCO annotation of one drawn figure: labelled keypoints (`vis` 2) covered by any
+    of the `in_front` masks become 1, the box and area come from its own `mask`."""
+    vis = vis.copy()
+    for k in np.nonzero(vis)[0]:
+        x, y = int(round(pts[k, 0])), int(round(pts[k, 1]))
+        if any(m[y, x] > 0 for m in in_front):
+            vis[k] = 1
+    keypoints = []
+    for (x, y), v in zip(pts, vis):
+        keypoints += [round(float(x), 2), round(float(y), 2), int(v)] if v > 0 else [0, 0, 0]
+    x0, y0, w, h = cv2.boundingRect(mask)
+    return dict(
+        category_id=1,
+        bbox=[x0, y0, w, h],
+        area=float(cv2.countNonZero(mask)),
+        iscrowd=0,
+        keypoints=keypoints,
+        num_keypoints=int((vis > 0).sum()),
+    )
+
+
 def _render(canvas, prims, color=None):
     """Draws primitives with sub-pixel accuracy (shift=4); `color` overrides (masks)."""
     for kind, args, c in prims:
@@ -278,24 +300,7 @@ def _make_image(rng, width, height, max_persons):
         vis = np.where(_inside(pts, width, height), 2, 0)
         if style["back"]:
             vis[:3] = 0  # face not visible from the back: not labelled, as in COCO
-        for k in np.nonzero(vis)[0]:
-            x, y = int(round(pts[k, 0])), int(round(pts[k, 1]))
-            if any(m[y, x] > 0 for m in in_front):
-                vis[k] = 1
-        keypoints = []
-        for (x, y), v in zip(pts, vis):
-            keypoints += [round(float(x), 2), round(float(y), 2), int(v)] if v > 0 else [0, 0, 0]
-        x0, y0, w, h = cv2.boundingRect(masks[i])
-        annotations.append(
-            dict(
-                category_id=1,
-                bbox=[x0, y0, w, h],
-                area=float(cv2.countNonZero(masks[i])),
-                iscrowd=0,
-                keypoints=keypoints,
-                num_keypoints=int((vis > 0).sum()),
-            )
-        )
+        annotations.append(occluded_annotation(pts, vis, masks[i], in_front))
     noise = rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(2.0, 9.0))
     img = np.clip(img + noise, 0, 255).astype(np.uint8)
     if rng.uniform() < 0.3:

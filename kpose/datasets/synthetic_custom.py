@@ -13,6 +13,7 @@ from kpose.datasets.synthetic import _background
 from kpose.datasets.synthetic import _inside
 from kpose.datasets.synthetic import _iou
 from kpose.datasets.synthetic import _muted_color
+from kpose.datasets.synthetic import occluded_annotation
 from kpose.datasets.synthetic import _render
 from kpose.datasets.generated_folder import prepare_folder, write_manifest
 
@@ -175,24 +176,7 @@ def _make_image(rng, width, height, num_keypoints, max_objects):
     for i, (pts, _, _) in enumerate(creatures):
         in_front = [occluder] + masks[i + 1 :]
         vis = np.where(_inside(pts, width, height), 2, 0)
-        for j in np.nonzero(vis)[0]:
-            x, y = int(round(pts[j, 0])), int(round(pts[j, 1]))
-            if any(m[y, x] > 0 for m in in_front):
-                vis[j] = 1
-        keypoints = []
-        for (x, y), v in zip(pts, vis):
-            keypoints += [round(float(x), 2), round(float(y), 2), int(v)] if v > 0 else [0, 0, 0]
-        x0, y0, w, h = cv2.boundingRect(masks[i])
-        annotations.append(
-            dict(
-                category_id=1,
-                bbox=[x0, y0, w, h],
-                area=float(cv2.countNonZero(masks[i])),
-                iscrowd=0,
-                keypoints=keypoints,
-                num_keypoints=int((vis > 0).sum()),
-            )
-        )
+        annotations.append(occluded_annotation(pts, vis, masks[i], in_front))
     noise = rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(2.0, 6.0))
     img = np.clip(img + noise, 0, 255).astype(np.uint8)
     return img, annotations

@@ -2,7 +2,7 @@ import keras
 
 from kpose.api_export import kpose_export
 from kpose.models.backbones.backbone import Backbone
-from kpose.models.layers.fused_batch_normalization import FusedBatchNormalization
+from kpose.models.layers.fused_batch_normalization import torch_batch_norm
 
 _EXPANSION = {"BASIC": 1, "BOTTLENECK": 4}
 _WIDTHS = (18, 32, 48)
@@ -102,16 +102,6 @@ def _conv(x, filters, kernel_size, strides, name, dtype):
     )(x)
 
 
-def _bn(x, name, dtype, zero_gamma=False):
-    return FusedBatchNormalization(
-        epsilon=1e-5,
-        momentum=0.9,
-        gamma_initializer="zeros" if zero_gamma else "ones",
-        dtype=dtype,
-        name=name,
-    )(x)
-
-
 def _relu(x, name, dtype):
     return keras.layers.ReLU(dtype=dtype, name=name)(x)
 
@@ -122,20 +112,20 @@ def _block(x, block, out_channels, name, zero_init_residual, dtype):
     identity = x
     if x.shape[-1] != out_channels:
         identity = _conv(x, out_channels, 1, 1, f"{name}_downsample_0", dtype)
-        identity = _bn(identity, f"{name}_downsample_1", dtype)
+        identity = torch_batch_norm(identity, f"{name}_downsample_1", dtype)
     if block == "BASIC":
         y = _conv(x, out_channels, 3, 1, f"{name}_conv1", dtype)
-        y = _relu(_bn(y, f"{name}_bn1", dtype), f"{name}_relu1", dtype)
+        y = _relu(torch_batch_norm(y, f"{name}_bn1", dtype), f"{name}_relu1", dtype)
         y = _conv(y, out_channels, 3, 1, f"{name}_conv2", dtype)
-        y = _bn(y, f"{name}_bn2", dtype, zero_gamma=zero_init_residual)
+        y = torch_batch_norm(y, f"{name}_bn2", dtype, zero_gamma=zero_init_residual)
     else:
         mid = out_channels // _EXPANSION["BOTTLENECK"]
         y = _conv(x, mid, 1, 1, f"{name}_conv1", dtype)
-        y = _relu(_bn(y, f"{name}_bn1", dtype), f"{name}_relu1", dtype)
+        y = _relu(torch_batch_norm(y, f"{name}_bn1", dtype), f"{name}_relu1", dtype)
         y = _conv(y, mid, 3, 1, f"{name}_conv2", dtype)
-        y = _relu(_bn(y, f"{name}_bn2", dtype), f"{name}_relu2", dtype)
+        y = _relu(torch_batch_norm(y, f"{name}_bn2", dtype), f"{name}_relu2", dtype)
         y = _conv(y, out_channels, 1, 1, f"{name}_conv3", dtype)
-        y = _bn(y, f"{name}_bn3", dtype, zero_gamma=zero_init_residual)
+        y = torch_batch_norm(y, f"{name}_bn3", dtype, zero_gamma=zero_init_residual)
     y = keras.layers.Add(dtype=dtype, name=f"{name}_add")([y, identity])
     return _relu(y, f"{name}_out", dtype)
 
@@ -157,14 +147,14 @@ def _transition(inputs, channels, name, dtype):
             y = inputs[i]
             if filters != pre[i]:
                 y = _conv(y, filters, 3, 1, f"{name}_{i}_0", dtype)
-                y = _relu(_bn(y, f"{name}_{i}_1", dtype), f"{name}_{i}_2", dtype)
+                y = _relu(torch_batch_norm(y, f"{name}_{i}_1", dtype), f"{name}_{i}_2", dtype)
         else:
             y = inputs[-1]
             steps = i + 1 - len(pre)
             for j in range(steps):
                 out = filters if j == steps - 1 else pre[-1]
                 y = _conv(y, out, 3, 2, f"{name}_{i}_{j}_0", dtype)
-                y = _relu(_bn(y, f"{name}_{i}_{j}_1", dtype), f"{name}_{i}_{j}_2", dtype)
+                y = _relu(torch_batch_norm(y, f"{name}_{i}_{j}_1", dtype), f"{name}_{i}_{j}_2", dtype)
         outputs.append(y)
     return outputs
 
@@ -194,7 +184,7 @@ def _hr_module(inputs, cfg, multiscale_output, name, zero_init_residual, dtype):
                 y = xs[j]
             elif j > i:
                 y = _conv(xs[j], channels[i], 1, 1, f"{prefix}_0", dtype)
-                y = _bn(y, f"{prefix}_1", dtype)
+                y = torch_batch_norm(y, f"{prefix}_1", dtype)
                 y = keras.layers.UpSampling2D(
                     2 ** (j - i), interpolation="nearest", dtype=dtype, name=f"{prefix}_2"
                 )(y)
@@ -203,10 +193,10 @@ def _hr_module(inputs, cfg, multiscale_output, name, zero_init_residual, dtype):
                 for k in range(i - j):
                     if k == i - j - 1:
                         y = _conv(y, channels[i], 3, 2, f"{prefix}_{k}_0", dtype)
-                        y = _bn(y, f"{prefix}_{k}_1", dtype)
+                        y = torch_batch_norm(y, f"{prefix}_{k}_1", dtype)
                     else:
                         y = _conv(y, channels[j], 3, 2, f"{prefix}_{k}_0", dtype)
-                        y = _relu(_bn(y, f"{prefix}_{k}_1", dtype), f"{prefix}_{k}_2", dtype)
+                        y = _relu(torch_batch_norm(y, f"{prefix}_{k}_1", dtype), f"{prefix}_{k}_2", dtype)
             terms.append(y)
         # Summed in branch order, as MMPose does.
         y = keras.layers.Add(dtype=dtype, name=f"{name}_fuse_{i}_add")(terms)
@@ -325,9 +315,9 @@ class HRNet(Backbone):
         # === Layers and Functional Model ===
         inputs = keras.Input(shape=shape[:2] + (in_channels,), name="images")
         x = _conv(inputs, 64, 3, 2, "conv1", dtype)
-        x = _relu(_bn(x, "bn1", dtype), "relu1", dtype)
+        x = _relu(torch_batch_norm(x, "bn1", dtype), "relu1", dtype)
         x = _conv(x, 64, 3, 2, "conv2", dtype)
-        x = _relu(_bn(x, "bn2", dtype), "relu2", dtype)
+        x = _relu(torch_batch_norm(x, "bn2", dtype), "relu2", dtype)
         stage1 = layout["stage1"]
         x = _branch(
             x, stage1["block"], stage1["num_blocks"][0],

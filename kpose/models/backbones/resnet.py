@@ -2,7 +2,7 @@ import keras
 
 from kpose.api_export import kpose_export
 from kpose.models.backbones.backbone import Backbone
-from kpose.models.layers.fused_batch_normalization import FusedBatchNormalization
+from kpose.models.layers.fused_batch_normalization import torch_batch_norm
 
 # depth -> (block type, blocks per stage)
 _ARCH = {
@@ -34,16 +34,6 @@ def _conv(x, filters, kernel_size, strides, name, dtype):
     )(x)
 
 
-def _bn(x, name, dtype, zero_gamma=False):
-    return FusedBatchNormalization(
-        epsilon=1e-5,
-        momentum=0.9,
-        gamma_initializer="zeros" if zero_gamma else "ones",
-        dtype=dtype,
-        name=name,
-    )(x)
-
-
 def _block(x, block, planes, strides, style, zero_init_residual, name, dtype):
     """One residual block named like torchvision's `layerI.J` (`layerI_J_*` here)."""
     expansion = 1 if block == "basic" else 4
@@ -51,23 +41,23 @@ def _block(x, block, planes, strides, style, zero_init_residual, name, dtype):
     identity = x
     if strides != 1 or in_channels != planes * expansion:
         identity = _conv(x, planes * expansion, 1, strides, f"{name}_downsample_0", dtype)
-        identity = _bn(identity, f"{name}_downsample_1", dtype)
+        identity = torch_batch_norm(identity, f"{name}_downsample_1", dtype)
     if block == "basic":
         y = _conv(x, planes, 3, strides, f"{name}_conv1", dtype)
-        y = _bn(y, f"{name}_bn1", dtype)
+        y = torch_batch_norm(y, f"{name}_bn1", dtype)
         y = keras.layers.ReLU(dtype=dtype, name=f"{name}_relu1")(y)
         y = _conv(y, planes, 3, 1, f"{name}_conv2", dtype)
-        y = _bn(y, f"{name}_bn2", dtype, zero_gamma=zero_init_residual)
+        y = torch_batch_norm(y, f"{name}_bn2", dtype, zero_gamma=zero_init_residual)
     else:
         stride1, stride2 = (1, strides) if style == "pytorch" else (strides, 1)
         y = _conv(x, planes, 1, stride1, f"{name}_conv1", dtype)
-        y = _bn(y, f"{name}_bn1", dtype)
+        y = torch_batch_norm(y, f"{name}_bn1", dtype)
         y = keras.layers.ReLU(dtype=dtype, name=f"{name}_relu1")(y)
         y = _conv(y, planes, 3, stride2, f"{name}_conv2", dtype)
-        y = _bn(y, f"{name}_bn2", dtype)
+        y = torch_batch_norm(y, f"{name}_bn2", dtype)
         y = keras.layers.ReLU(dtype=dtype, name=f"{name}_relu2")(y)
         y = _conv(y, planes * expansion, 1, 1, f"{name}_conv3", dtype)
-        y = _bn(y, f"{name}_bn3", dtype, zero_gamma=zero_init_residual)
+        y = torch_batch_norm(y, f"{name}_bn3", dtype, zero_gamma=zero_init_residual)
     y = keras.layers.Add(dtype=dtype, name=f"{name}_add")([y, identity])
     return keras.layers.ReLU(dtype=dtype, name=f"{name}_out")(y)
 
@@ -157,7 +147,7 @@ class ResNet(Backbone):
         # === Layers and Functional Model ===
         inputs = keras.Input(shape=input_shape, name="images")
         x = _conv(inputs, stem_channels, 7, 2, "conv1", dtype)
-        x = _bn(x, "bn1", dtype)
+        x = torch_batch_norm(x, "bn1", dtype)
         x = keras.layers.ReLU(dtype=dtype, name="relu")(x)
         # Zero padding equals PyTorch's -inf padding here: inputs are >= 0 after ReLU.
         x = keras.layers.ZeroPadding2D(1, dtype=dtype, name="maxpool_pad")(x)

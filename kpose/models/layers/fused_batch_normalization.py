@@ -93,3 +93,15 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             + tf.cast(variance, self.moving_variance.dtype) * (1 - momentum)
         )
         return tf.cast(y, inputs.dtype)
+
+
+def torch_batch_norm(x, name, dtype, zero_gamma=False):
+    """`FusedBatchNormalization` with torch's defaults (eps 1e-5, momentum 0.1 -> Keras
+    0.9) applied to `x`; `zero_gamma` starts the scale at 0 (a residual branch's last norm)."""
+    return FusedBatchNormalization(
+        epsilon=1e-5,
+        momentum=0.9,
+        gamma_initializer="zeros" if zero_gamma else "ones",
+        dtype=dtype,
+        name=name,
+    )(x)
