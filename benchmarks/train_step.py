@@ -44,6 +44,8 @@ def main():
     import keras
     import numpy as np
 
+    import kpose
+
     from benchmarks.common import input_hw, machine, per_second, preset_model, timed_repeats
 
     keras.config.set_dtype_policy(a.dtype_policy)
@@ -55,7 +57,7 @@ def main():
         impl = auto_deconv_impl(a.backend, training=True)
     model = preset_model(a.preset, deconv_impl=impl)
     jit = {"auto": "auto", "true": True, "false": False}[a.jit_compile]
-    model.compile(optimizer=keras.optimizers.Adam(5e-4), jit_compile=jit)
+    model.compile(optimizer=kpose.optimizers.Adam(5e-4), jit_compile=jit)
 
     rng = np.random.default_rng(0)
     b = a.batch_size

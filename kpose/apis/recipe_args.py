@@ -35,6 +35,11 @@ def recipe_parser(description, *, epochs, batch_size, learning_rate, input_size)
     )
     train.add_argument("--seed", type=int, default=0, help="random seed")
     train.add_argument(
+        "--use-joint-weights", action="store_true",
+        help="weight each keypoint's loss by the dataset description's joint weights "
+        "(MMPose's use_dataset_keypoint_weights; off by default, as in MMPose)",
+    )
+    train.add_argument(
         "--input-size", type=int, nargs=2, default=list(input_size), metavar=("W", "H"),
         help="model input size in pixels",
     )
@@ -42,6 +47,16 @@ def recipe_parser(description, *, epochs, batch_size, learning_rate, input_size)
     train.add_argument(
         "--resume", action="store_true",
         help="continue an interrupted run from WORK_DIR/backup (BackupAndRestore)",
+    )
+    train.add_argument(
+        "--no-tensorboard", action="store_true",
+        help="write no TensorBoard logs (by default WORK_DIR/tensorboard gets the loss, "
+        "learning rate, PCK, the evaluation figures and a grid of predicted skeletons)",
+    )
+    train.add_argument(
+        "--tensorboard-update-freq", type=int, default=50, metavar="N",
+        help="also log the training loss and learning rate to TensorBoard every N steps "
+        "(0: once per epoch only)",
     )
     run = p.add_argument_group("backend and speed")
     run.add_argument(

@@ -13,7 +13,8 @@ def topdown_train_data(
     ann_file, img_dir, keypoint_spec, input_size, batch_size, seed=0, use_udp=False,
     pipeline=None, dataset_cls=None, dataset_kwargs=None,
 ):
-    """`(dataset, batches)`: the reader and shuffled, augmented, batched `(x, y)`;
+    """`(dataset, batches)`: the reader and shuffled (a new permutation of all samples
+    every epoch), augmented, batched `(x, y)` (the last batch of an epoch partial);
     `pipeline` (a `Compose`) replaces MMPose's default top-down train pipeline.
 
     `dataset_cls(ann_file, img_dir, keypoint_spec=..., **dataset_kwargs)` reads the
@@ -26,13 +27,16 @@ def topdown_train_data(
         pipeline = build_topdown_train_pipeline(
             dataset.keypoint_spec, input_size, use_udp=use_udp
         )
+    # As MMPose's DefaultSampler: a full permutation every epoch, and the last batch
+    # kept even when partial.
     batches = topdown_dataset(
         dataset.as_tf_dataset(),
         pipeline,
         batch_size,
         shuffle=True,
-        drop_remainder=True,
+        drop_remainder=False,
         seed=seed,
+        shuffle_buffer_size=max(len(dataset), 1),
     )
     return dataset, batches
 

@@ -1,5 +1,5 @@
-"""The steps every top-down recipe shares: data, compile, fit with evaluation and
-checkpoints, final evaluation, figures to `WORK_DIR/metrics.json`."""
+"""The steps every top-down recipe shares: data, compile, fit with evaluation,
+checkpoints and TensorBoard logs, final evaluation, figures to `WORK_DIR/metrics.json`."""
 
 import json
 import os
@@ -9,7 +9,7 @@ import keras
 
 from kpose.apis.topdown_data import topdown_train_data, topdown_val_data
 from kpose.evaluation.topdown_evaluation import CocoEvaluator, evaluate_topdown, predict_topdown
-from kpose.callbacks import TopdownEvaluation
+from kpose.callbacks import SkeletonGridTensorBoard, TensorBoard, TopdownEvaluation
 
 _JIT = {"auto": "auto", "true": True, "false": False}
 
@@ -64,7 +64,12 @@ def run_topdown_recipe(
 
     Writes `WORK_DIR/model.keras` (last), `WORK_DIR/best_model.keras` (best
     `monitor`) and `WORK_DIR/metrics.json` (`final` figures, `best` = `{monitor:
-    value, "epoch": e}`, ...); returns the model, the validation set and batches, the
+    value, "epoch": e}`, ...), and unless `--no-tensorboard` TensorBoard logs in
+    `WORK_DIR/tensorboard` (`kpose.callbacks.TensorBoard`: `train/` loss, PCK and
+    learning rate per epoch and every `--tensorboard-update-freq` steps,
+    `validation/` the evaluation figures; `kpose.callbacks.SkeletonGridTensorBoard`:
+    `predictions/` the predicted skeletons on the first validation images at each
+    evaluation); returns the model, the validation set and batches, the
     figures and the final predictions (image space).
     """
     keras.config.set_dtype_policy(args.dtype_policy)
@@ -85,12 +90,10 @@ def run_topdown_recipe(
         evaluator = CocoEvaluator(args.val_ann, keypoint_spec=keypoint_spec)
     if monitor is None:
         monitor = getattr(evaluator, "monitor", "AP")
-    steps = len(train_set) // args.batch_size
-    if steps == 0:
-        raise ValueError(
-            f"The training set has {len(train_set)} samples, fewer than one batch. "
-            f"Received: --batch-size={args.batch_size}"
-        )
+    if len(train_set) == 0:
+        raise ValueError(f"The training set '{args.train_ann}' has no samples to train on.")
+    # Every sample once per epoch, the last batch partial (MMPose's DefaultSampler).
+    steps = -(-len(train_set) // args.batch_size)
     if args.steps_per_epoch:
         steps = min(steps, args.steps_per_epoch)
     epochs = args.epochs
@@ -108,18 +111,30 @@ def run_topdown_recipe(
         "best": os.path.join(args.work_dir, "best_model.keras"),
         "metrics": os.path.join(args.work_dir, "metrics.json"),
     }
+    interval = val_interval or max(1, epochs // 5)
     evaluation = TopdownEvaluation(
-        val_set, val_batches, interval=val_interval or max(1, epochs // 5),
+        val_set, val_batches, interval=interval,
         monitor=monitor, save_best=paths["best"], evaluator=evaluator,
         history_file=os.path.join(args.work_dir, "evaluations.json"),
     )
+    # TensorBoard after the evaluation: it logs the figures the evaluation puts in the
+    # epoch's logs, and the grid draws the same (EMA) weights.
+    tensorboard = []
+    if not getattr(args, "no_tensorboard", False):
+        log_dir = os.path.join(args.work_dir, "tensorboard")
+        update_freq = getattr(args, "tensorboard_update_freq", 50) or "epoch"
+        tensorboard = [
+            TensorBoard(log_dir, update_freq=update_freq),
+            SkeletonGridTensorBoard(
+                val_set, val_batches, os.path.join(log_dir, "predictions"), interval=interval
+            ),
+        ]
     # Order matters: backups hold the training weights; the given callbacks (an EMA)
     # run before evaluation and checkpoints see the weights.
     backup = []
     if args.resume:
         backup = [keras.callbacks.BackupAndRestore(os.path.join(args.work_dir, "backup"))]
-    all_callbacks = backup + list(callbacks) + [
-        evaluation,
+    all_callbacks = backup + list(callbacks) + [evaluation] + tensorboard + [
         keras.callbacks.ModelCheckpoint(paths["last"]),
         keras.callbacks.CSVLogger(os.path.join(args.work_dir, "log.csv"), append=args.resume),
     ]
@@ -153,19 +168,22 @@ def run_topdown_recipe(
 
 def step_adam(learning_rate, steps_per_epoch, milestones=(170, 200), gamma=0.1,
               warmup_steps=500, warmup_start_factor=0.001):
-    """MMPose's heatmap-model schedule: Adam with `LinearLR(start_factor=0.001, end=500)`
-    iterations of warm-up, then `MultiStepLR` by `gamma` at the epoch `milestones`
-    (SimpleBaseline, HRNet on COCO, MPII, CrowdPose, AIC: 170 and 200 of 210)."""
-    from kpose.optimizers import WarmupMultiStepDecay
+    """MMPose's heatmap-model schedule and optimizer: PyTorch's Adam
+    (`kpose.optimizers.Adam`) with `LinearLR(start_factor=0.001, end=warmup_steps)`
+    iterations of warm-up (the base rate reached at iteration `warmup_steps - 1`, as
+    mmengine's), then `MultiStepLR` by `gamma` from the start of each epoch in
+    `milestones` (SimpleBaseline, HRNet on COCO, MPII, CrowdPose, AIC: 170 and 200 of
+    210)."""
+    import kpose
 
-    schedule = WarmupMultiStepDecay(
+    schedule = kpose.optimizers.WarmupMultiStepDecay(
         learning_rate,
         milestones=[m * steps_per_epoch for m in milestones],
         gamma=gamma,
-        warmup_steps=warmup_steps,
+        warmup_steps=max(warmup_steps - 1, 0),
         warmup_start_factor=warmup_start_factor,
     )
-    return keras.optimizers.Adam(schedule)
+    return kpose.optimizers.Adam(schedule)
 
 
 def load_model_weights(model, path):

@@ -3,3 +3,5 @@
 from kpose.callbacks.topdown_evaluation import TopdownEvaluation
 from kpose.callbacks.exp_momentum_ema import ExpMomentumEMA
 from kpose.callbacks.pipeline_switch import PipelineSwitch
+from kpose.callbacks.tensorboard import TensorBoard
+from kpose.callbacks.skeleton_grid_tensorboard import SkeletonGridTensorBoard

@@ -5,3 +5,5 @@ from kpose.optimizers.weight_decay import no_weight_decay_variables
 from kpose.optimizers.layer_decay import LayerDecayAdamW
 from kpose.optimizers.layer_decay import build_layer_decay_adamw
 from kpose.optimizers.layer_decay import layer_decay_groups
+from kpose.optimizers.torch_adam import Adam
+from kpose.optimizers.torch_adam import AdamW

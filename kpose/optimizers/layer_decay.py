@@ -1,13 +1,13 @@
 """AdamW with per-variable learning-rate multipliers, and ViTPose's layer-wise
 learning-rate decay (MMPose's `LayerDecayOptimWrapperConstructor`) built on it."""
 
-import math
 import re
 
 import keras
 from keras import ops
 
 from kpose.api_export import kpose_export
+from kpose.optimizers.torch_adam import AdamW, torch_adam_update
 
 # mmpretrain/MMPose: these backbone parameters sit at depth 0 with the patch embedding.
 _EMBEDDING_VARIABLES = ("cls_token", "mask_token", "pos_embed")
@@ -15,8 +15,9 @@ _LAYER = re.compile(r"^layers_(\d+)_")
 
 
 @kpose_export("kpose.optimizers.LayerDecayAdamW")
-class LayerDecayAdamW(keras.optimizers.AdamW):
-    """PyTorch's AdamW with a learning-rate multiplier per variable (parameter groups).
+class LayerDecayAdamW(AdamW):
+    """PyTorch's AdamW (`kpose.optimizers.AdamW`) with a learning-rate multiplier per
+    variable (parameter groups).
 
     Each variable's step uses `learning_rate * multiplier` (the schedule's rate times
     the variable's `learning_rate_multipliers` entry, 1 if it has none), for the Adam
@@ -36,15 +37,12 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`. The
             base rate. Defaults to `0.001`.
         weight_decay: float. Decoupled weight decay. Defaults to `0.01` (PyTorch's).
-        beta_1: float. Defaults to `0.9`.
-        beta_2: float. Defaults to `0.999`.
-        epsilon: float. PyTorch's epsilon. Defaults to `1e-8`.
-        amsgrad: bool. PyTorch's AMSGrad variant. Defaults to `False`.
         learning_rate_multipliers: dict or None. `{variable path: multiplier}`.
             Defaults to `None` (all 1).
         no_weight_decay: sequence of str or None. Paths of variables not decayed.
             Defaults to `None`.
-        **kwargs: `keras.optimizers.AdamW` arguments (`global_clipnorm`, `name`, ...).
+        **kwargs: `kpose.optimizers.AdamW` arguments (`beta_1`, `beta_2`, `epsilon`
+            (1e-8), `amsgrad`, `global_clipnorm`, `name`, ...).
 
     Example:
     ```python
@@ -60,10 +58,6 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         self,
         learning_rate=0.001,
         weight_decay=0.01,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        amsgrad=False,
         learning_rate_multipliers=None,
         no_weight_decay=None,
         **kwargs,
@@ -80,10 +74,7 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
                 "`no_weight_decay` must be a sequence of variable paths, not a string. "
                 f"Received: no_weight_decay={no_weight_decay!r}"
             )
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay, beta_1=beta_1,
-            beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad, **kwargs,
-        )
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, **kwargs)
         self.learning_rate_multipliers = {k: float(v) for k, v in multipliers.items()}
         self.no_weight_decay = [str(p) for p in (no_weight_decay or [])]
 
@@ -124,32 +115,10 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         index = self._get_variable_index(variable)
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype) * ops.cast(self._lr_scales[index], dtype)
-        gradient = ops.cast(gradient, dtype)
         if self._decayed[index]:
             wd = ops.cast(self.weight_decay, dtype)
             self.assign(variable, ops.multiply(variable, 1.0 - lr * wd))
-        local_step = ops.cast(self.iterations + 1, dtype)
-        # 1 - beta^t as -expm1(t log beta): accurate to float32 rounding where the plain
-        # form loses digits (1 - 0.999^t for small t), as PyTorch's float64 scalars are.
-        bias_correction_1 = -ops.expm1(local_step * math.log(self.beta_1))
-        bias_correction_2 = -ops.expm1(local_step * math.log(self.beta_2))
-        m = self._momentums[index]
-        v = self._velocities[index]
-        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1.0 - self.beta_1))
-        self.assign(
-            v,
-            ops.add(ops.multiply(v, self.beta_2),
-                    ops.multiply(ops.square(gradient), 1.0 - self.beta_2)),
-        )
-        if self.amsgrad:
-            v_hat = self._velocity_hats[index]
-            self.assign(v_hat, ops.maximum(v_hat, v))
-            v = v_hat
-        denominator = ops.add(
-            ops.divide(ops.sqrt(v), ops.sqrt(bias_correction_2)), ops.cast(self.epsilon, dtype)
-        )
-        step_size = lr / bias_correction_1
-        self.assign_sub(variable, ops.multiply(ops.divide(m, denominator), step_size))
+        torch_adam_update(self, gradient, variable, lr)
 
     def get_config(self):
         config = super().get_config()

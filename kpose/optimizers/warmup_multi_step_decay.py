@@ -24,7 +24,7 @@ class WarmupMultiStepDecay(keras.optimizers.schedules.LearningRateSchedule):
     steps = len(train_ds)
     schedule = kpose.optimizers.WarmupMultiStepDecay(
         5e-4, milestones=[170 * steps, 200 * steps], warmup_steps=500)
-    optimizer = keras.optimizers.Adam(schedule)
+    optimizer = kpose.optimizers.Adam(schedule)
     ```
     """
 

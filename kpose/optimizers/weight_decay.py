@@ -54,11 +54,13 @@ def no_weight_decay_variables(model, norm_layers=NORM_LAYERS):
 
 
 def build_adamw(model, learning_rate, weight_decay=0.05, epsilon=1e-8, **kwargs):
-    """`keras.optimizers.AdamW` for `model`, norms and biases excluded from weight decay.
+    """`kpose.optimizers.AdamW` (PyTorch's) for `model`, norms and biases excluded from
+    weight decay.
 
     MMPose's RTMPose optimizer: `AdamW(lr, weight_decay=0.05)` with
     `paramwise_cfg=dict(norm_decay_mult=0, bias_decay_mult=0)` (see
-    `no_weight_decay_variables`) and torch's epsilon `1e-8` (Keras defaults to `1e-7`).
+    `no_weight_decay_variables`) and PyTorch's update (epsilon `1e-8` after the bias
+    correction).
     `learning_rate` may be a schedule; `kwargs` go to `AdamW`. The model must be built.
     The exclusion list is not part of the optimizer's config: a model reloaded from
     `.keras` to continue training needs it set again.
@@ -69,7 +71,9 @@ def build_adamw(model, learning_rate, weight_decay=0.05, epsilon=1e-8, **kwargs)
     model.compile(optimizer=kpose.optimizers.build_adamw(model, schedule))
     ```
     """
-    optimizer = keras.optimizers.AdamW(
+    from kpose.optimizers.torch_adam import AdamW
+
+    optimizer = AdamW(
         learning_rate=learning_rate, weight_decay=weight_decay, epsilon=epsilon, **kwargs
     )
     optimizer.exclude_from_weight_decay(var_list=no_weight_decay_variables(model))

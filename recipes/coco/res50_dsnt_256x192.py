@@ -72,22 +72,14 @@ def build_model(input_size, flip_test, init_from=None, load_from=None):
 def main(argv=None):
     args = parse_args(argv)
     apply_backend(args)
-    import keras
 
     import kpose
-    from kpose.apis.topdown_recipe import run_topdown_recipe
+    from kpose.apis.topdown_recipe import run_topdown_recipe, step_adam
 
     spec = kpose.datasets.load_keypoint_spec("coco")
 
     def build_optimizer(steps_per_epoch, model):
-        schedule = kpose.optimizers.WarmupMultiStepDecay(
-            args.lr,
-            milestones=[170 * steps_per_epoch, 200 * steps_per_epoch],
-            gamma=0.1,
-            warmup_steps=500,
-            warmup_start_factor=0.001,
-        )
-        return keras.optimizers.Adam(schedule)
+        return step_adam(args.lr, steps_per_epoch)
 
     def build(keypoint_spec, input_size, flip_test):
         return build_model(input_size, flip_test, args.init_from, args.load_from)

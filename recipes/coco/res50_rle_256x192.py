@@ -90,7 +90,6 @@ def build_model(input_size, flip_test, backbone_weights=None, load_from=None, **
 def main(argv=None):
     args = parse_args(argv)
     apply_backend(args)
-    import keras
 
     import kpose
     from kpose.apis.topdown_recipe import run_topdown_recipe
@@ -98,7 +97,7 @@ def main(argv=None):
     spec = kpose.datasets.load_keypoint_spec("coco")
 
     def build_optimizer(steps_per_epoch, model):
-        return keras.optimizers.Adam(rle_schedule(args.lr, steps_per_epoch, args.warmup_steps))
+        return kpose.optimizers.Adam(rle_schedule(args.lr, steps_per_epoch, args.warmup_steps))
 
     def build(keypoint_spec, input_size, flip_test):
         return build_model(input_size, flip_test, args.backbone_weights, args.load_from)

@@ -31,7 +31,8 @@ def parse_args(argv=None):
     return parse_recipe_args(p, argv)
 
 
-def build_model(keypoint_spec, input_size, flip_test, backbone_weights=None):
+def build_model(keypoint_spec, input_size, flip_test, backbone_weights=None,
+                use_joint_weights=False):
     import kpose
 
     w, h = input_size
@@ -49,7 +50,7 @@ def build_model(keypoint_spec, input_size, flip_test, backbone_weights=None):
             input_size=input_size, heatmap_size=(w // 4, h // 4), sigma=2.0
         ),
         flip_indices=keypoint_spec.flip_indices,
-        joint_weights=keypoint_spec.joint_weights,
+        joint_weights=keypoint_spec.joint_weights if use_joint_weights else None,
         flip_test=flip_test,
         shift_heatmap=True,
     )
@@ -67,7 +68,8 @@ def main(argv=None):
         return step_adam(args.lr, steps_per_epoch)
 
     def build(keypoint_spec, input_size, flip_test):
-        return build_model(keypoint_spec, input_size, flip_test, args.backbone_weights)
+        return build_model(keypoint_spec, input_size, flip_test, args.backbone_weights,
+                           args.use_joint_weights)
 
     _, _, _, metrics, _ = run_topdown_recipe(args, spec, build, build_optimizer)
     print("final:", ", ".join(f"{k} {v:.4f}" for k, v in metrics["final"].items()))

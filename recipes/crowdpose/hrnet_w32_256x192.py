@@ -36,8 +36,6 @@ def parse_args(argv=None):
     p.add_argument("--load-from", default=None,
                    help="weights to start from (.pth MMPose checkpoint, .keras or .weights.h5)")
     p.add_argument("--val-interval", type=int, default=10, help="evaluate every this many epochs")
-    p.add_argument("--use-joint-weights", action="store_true",
-                   help="weight the loss by the description's joint weights (MMPose: off)")
     return parse_recipe_args(p, argv)
 
 

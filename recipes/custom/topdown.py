@@ -189,9 +189,10 @@ def input_size_overrides(preset_name, input_size):
 
 
 def build_custom_model(keypoint_spec, input_size, flip_test, preset=DEFAULT_PRESET,
-                       weights=None, overrides=None):
+                       weights=None, overrides=None, use_joint_weights=False):
     """`TopdownPoseEstimator.from_preset` at `input_size` with `keypoint_spec`'s keypoint
-    count, flip partners and joint weights (re-headed when K differs from the preset's)."""
+    count and flip partners (re-headed when K differs from the preset's), and its joint
+    weights with `use_joint_weights` (off by default, as MMPose's `GenerateTarget`)."""
     import kpose
 
     name, merged = resolve_preset(preset, overrides)
@@ -201,7 +202,7 @@ def build_custom_model(keypoint_spec, input_size, flip_test, preset=DEFAULT_PRES
         weights=weights,
         num_keypoints=keypoint_spec.num_keypoints,
         flip_indices=list(keypoint_spec.flip_indices),
-        joint_weights=keypoint_spec.joint_weights.tolist(),
+        joint_weights=keypoint_spec.joint_weights.tolist() if use_joint_weights else None,
         flip_test=flip_test,
         **merged,
     )
@@ -227,7 +228,6 @@ def load_description(args):
 def main(argv=None):
     args = parse_args(argv)
     apply_backend(args)
-    import keras
 
     import kpose
     from kpose.apis.topdown_recipe import run_topdown_recipe
@@ -239,7 +239,8 @@ def main(argv=None):
 
     def build_model(keypoint_spec, input_size, flip_test):
         return build_custom_model(
-            keypoint_spec, input_size, flip_test, args.preset, args.weights, args.overrides
+            keypoint_spec, input_size, flip_test, args.preset, args.weights, args.overrides,
+            args.use_joint_weights,
         )
 
     def build_optimizer(steps_per_epoch, model):
@@ -248,7 +249,7 @@ def main(argv=None):
             args.lr, decay_steps=epochs * steps_per_epoch,
             warmup_steps=min(100, steps_per_epoch), warmup_start_factor=0.01,
         )
-        return keras.optimizers.Adam(schedule)
+        return kpose.optimizers.Adam(schedule)
 
     _, _, _, metrics, _ = run_topdown_recipe(
         args, spec, build_model, build_optimizer, val_interval=args.val_interval

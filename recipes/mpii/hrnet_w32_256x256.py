@@ -35,8 +35,6 @@ def parse_args(argv=None):
     p.add_argument("--load-from", default=None,
                    help="weights to start from (.pth MMPose checkpoint, .keras or .weights.h5)")
     p.add_argument("--val-interval", type=int, default=10, help="evaluate every this many epochs")
-    p.add_argument("--use-joint-weights", action="store_true",
-                   help="weight the loss by the description's joint weights (MMPose: off)")
     args = parse_recipe_args(p, argv, required=("headbox_file",))
     if args.bbox_file:
         p.error("MPII is evaluated on its annotated person boxes: --bbox-file is not supported")

@@ -51,7 +51,6 @@ def build_simplebaseline(keypoint_spec, input_size, flip_test):
         ),
         codec=codec,
         flip_indices=keypoint_spec.flip_indices,
-        joint_weights=keypoint_spec.joint_weights,
         flip_test=flip_test,
     )
 
@@ -120,7 +119,7 @@ def main(argv=None):
                 args.lr, decay_steps=args.epochs * steps_per_epoch,
                 warmup_steps=min(100, steps_per_epoch), warmup_start_factor=0.01,
             )
-            return keras.optimizers.Adam(schedule)
+            return kpose.optimizers.Adam(schedule)
 
         model, val_set, _, metrics, predictions = run_topdown_recipe(
             args, spec, build_simplebaseline, build_optimizer

@@ -85,7 +85,7 @@ class TopdownPoseEstimator(keras.Model):
         flip_indices=spec.flip_indices,
         flip_test=True,
     )
-    model.compile(optimizer=keras.optimizers.Adam(5e-4))
+    model.compile(optimizer=kpose.optimizers.Adam(5e-4))
     model.fit(train_ds, epochs=210)
     keypoints = model.predict(images)["keypoints"]
     ```
