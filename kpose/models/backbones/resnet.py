@@ -13,9 +13,23 @@ _ARCH = {
     152: ("bottleneck", (3, 8, 36, 3)),
 }
 _STAGE_STRIDES = (1, 2, 2, 2)
+CONV_INITS = ("pytorch", "kaiming")
 
 
-def _conv(x, filters, kernel_size, strides, name, dtype):
+def conv_initializer(conv_init):
+    """The kernel initializer `conv_init` names: `"pytorch"`, PyTorch's `Conv2d` default
+    (`kaiming_uniform_(a=sqrt(5))`: uniform within `1 / sqrt(fan_in)`), or `"kaiming"`,
+    MMPose's `Kaiming` init (normal, fan out, gain sqrt(2))."""
+    if conv_init == "pytorch":
+        return keras.initializers.VarianceScaling(
+            1.0 / 3.0, mode="fan_in", distribution="uniform"
+        )
+    return keras.initializers.VarianceScaling(
+        2.0, mode="fan_out", distribution="untruncated_normal"
+    )
+
+
+def _conv(x, filters, kernel_size, strides, name, dtype, conv_init):
     """PyTorch-style conv without bias: explicit symmetric zero padding, 'valid' conv."""
     pad = (kernel_size - 1) // 2
     if pad:
@@ -26,37 +40,37 @@ def _conv(x, filters, kernel_size, strides, name, dtype):
         strides=strides,
         padding="valid",
         use_bias=False,
-        kernel_initializer=keras.initializers.VarianceScaling(
-            2.0, mode="fan_out", distribution="untruncated_normal"
-        ),
+        kernel_initializer=conv_initializer(conv_init),
         dtype=dtype,
         name=name,
     )(x)
 
 
-def _block(x, block, planes, strides, style, zero_init_residual, name, dtype):
+def _block(x, block, planes, strides, style, zero_init_residual, name, dtype, conv_init):
     """One residual block named like torchvision's `layerI.J` (`layerI_J_*` here)."""
     expansion = 1 if block == "basic" else 4
     in_channels = x.shape[-1]
     identity = x
     if strides != 1 or in_channels != planes * expansion:
-        identity = _conv(x, planes * expansion, 1, strides, f"{name}_downsample_0", dtype)
+        identity = _conv(
+            x, planes * expansion, 1, strides, f"{name}_downsample_0", dtype, conv_init
+        )
         identity = torch_batch_norm(identity, f"{name}_downsample_1", dtype)
     if block == "basic":
-        y = _conv(x, planes, 3, strides, f"{name}_conv1", dtype)
+        y = _conv(x, planes, 3, strides, f"{name}_conv1", dtype, conv_init)
         y = torch_batch_norm(y, f"{name}_bn1", dtype)
         y = keras.layers.ReLU(dtype=dtype, name=f"{name}_relu1")(y)
-        y = _conv(y, planes, 3, 1, f"{name}_conv2", dtype)
+        y = _conv(y, planes, 3, 1, f"{name}_conv2", dtype, conv_init)
         y = torch_batch_norm(y, f"{name}_bn2", dtype, zero_gamma=zero_init_residual)
     else:
         stride1, stride2 = (1, strides) if style == "pytorch" else (strides, 1)
-        y = _conv(x, planes, 1, stride1, f"{name}_conv1", dtype)
+        y = _conv(x, planes, 1, stride1, f"{name}_conv1", dtype, conv_init)
         y = torch_batch_norm(y, f"{name}_bn1", dtype)
         y = keras.layers.ReLU(dtype=dtype, name=f"{name}_relu1")(y)
-        y = _conv(y, planes, 3, stride2, f"{name}_conv2", dtype)
+        y = _conv(y, planes, 3, stride2, f"{name}_conv2", dtype, conv_init)
         y = torch_batch_norm(y, f"{name}_bn2", dtype)
         y = keras.layers.ReLU(dtype=dtype, name=f"{name}_relu2")(y)
-        y = _conv(y, planes * expansion, 1, 1, f"{name}_conv3", dtype)
+        y = _conv(y, planes * expansion, 1, 1, f"{name}_conv3", dtype, conv_init)
         y = torch_batch_norm(y, f"{name}_bn3", dtype, zero_gamma=zero_init_residual)
     y = keras.layers.Add(dtype=dtype, name=f"{name}_add")([y, identity])
     return keras.layers.ReLU(dtype=dtype, name=f"{name}_out")(y)
@@ -74,8 +88,12 @@ class ResNet(Backbone):
     layers carry torchvision's parameter names with dots as underscores (`conv1`, `bn1`,
     `layer1_0_conv1`, `layer1_0_bn1`, `layer2_0_downsample_0`, ...) so a torchvision or
     MMPose state dict can be mapped onto them by name. Batch norm uses epsilon 1e-5 and
-    momentum 0.9 (PyTorch's 0.1). Convolutions are initialised as MMPose does (Kaiming
-    normal, fan out).
+    momentum 0.9 (PyTorch's 0.1) and keeps PyTorch's unbiased running variance.
+    Convolutions start as MMPose's ResNet does when trained from scratch with
+    `init_cfg=None` (how a config drops its ImageNet init): PyTorch's `Conv2d` default;
+    `conv_init="kaiming"` gives MMPose's default `init_cfg` (Kaiming normal, fan out)
+    instead. Either way the last norm of each block starts at zero
+    (`zero_init_residual`), as MMPose's unless its init is `Pretrained`.
 
     Args:
         depth: int. One of 18, 34, 50, 101, 152. Defaults to `50`.
@@ -94,6 +112,10 @@ class ResNet(Backbone):
             `stem_channels`). Defaults to `64`.
         base_channels: int. Planes of the first stage; stage i has
             `base_channels * 2 ** i` (MMPose's `base_channels`). Defaults to `64`.
+        conv_init: str. `"pytorch"` (PyTorch's `Conv2d` default, uniform within
+            `1 / sqrt(fan_in)`: MMPose's ResNet with `init_cfg=None`) or `"kaiming"`
+            (MMPose's default `init_cfg`: Kaiming normal, fan out). Defaults to
+            `"pytorch"`.
         input_shape: tuple of 3 ints or None. `(height, width, channels)`. Defaults to
             `(None, None, 3)`.
         dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers. Defaults to
@@ -121,10 +143,15 @@ class ResNet(Backbone):
         zero_init_residual=True,
         stem_channels=64,
         base_channels=64,
+        conv_init="pytorch",
         input_shape=(None, None, 3),
         dtype=None,
         **kwargs,
     ):
+        if conv_init not in CONV_INITS:
+            raise ValueError(
+                f"`conv_init` must be one of {CONV_INITS}. Received: conv_init={conv_init!r}"
+            )
         if depth not in _ARCH:
             raise ValueError(
                 f"`depth` must be one of {sorted(_ARCH)}. Received: depth={depth}"
@@ -146,7 +173,7 @@ class ResNet(Backbone):
 
         # === Layers and Functional Model ===
         inputs = keras.Input(shape=input_shape, name="images")
-        x = _conv(inputs, stem_channels, 7, 2, "conv1", dtype)
+        x = _conv(inputs, stem_channels, 7, 2, "conv1", dtype, conv_init)
         x = torch_batch_norm(x, "bn1", dtype)
         x = keras.layers.ReLU(dtype=dtype, name="relu")(x)
         # Zero padding equals PyTorch's -inf padding here: inputs are >= 0 after ReLU.
@@ -165,6 +192,7 @@ class ResNet(Backbone):
                     zero_init_residual,
                     f"layer{stage + 1}_{j}",
                     dtype,
+                    conv_init,
                 )
             stage_outputs.append(x)
         outputs = [stage_outputs[i] for i in out_indices]
@@ -178,6 +206,7 @@ class ResNet(Backbone):
         self.zero_init_residual = zero_init_residual
         self.stem_channels = stem_channels
         self.base_channels = base_channels
+        self.conv_init = conv_init
         # `input_shape` is a read-only property of functional models.
         self._input_shape_arg = input_shape
         if frozen_stages >= 0:
@@ -197,5 +226,6 @@ class ResNet(Backbone):
             "zero_init_residual": self.zero_init_residual,
             "stem_channels": self.stem_channels,
             "base_channels": self.base_channels,
+            "conv_init": self.conv_init,
             "input_shape": list(self._input_shape_arg),
         }

@@ -321,7 +321,8 @@ class HeatmapHead(keras.layers.Layer):
                         name=f"deconv_layers_{index}",
                     ),
                     FusedBatchNormalization(
-                        epsilon=1e-5, momentum=0.9, dtype=dtype,
+                        epsilon=1e-5, momentum=0.9, unbiased_moving_variance=True,
+                        dtype=dtype,
                         name=f"deconv_layers_{index + 1}",
                     ),
                     keras.layers.ReLU(dtype=dtype, name=f"deconv_layers_{index + 2}"),
@@ -343,8 +344,8 @@ class HeatmapHead(keras.layers.Layer):
                     name=f"conv_layers_{index}",
                 ),
                 FusedBatchNormalization(
-                    epsilon=1e-5, momentum=0.9, dtype=dtype,
-                    name=f"conv_layers_{index + 1}",
+                    epsilon=1e-5, momentum=0.9, unbiased_moving_variance=True,
+                    dtype=dtype, name=f"conv_layers_{index + 1}",
                 ),
                 keras.layers.ReLU(dtype=dtype, name=f"conv_layers_{index + 2}"),
             ]

@@ -84,7 +84,8 @@ def conv_module(
             name=f"{name}_conv",
         )(x)
     x = FusedBatchNormalization(
-        epsilon=norm_epsilon, momentum=norm_momentum, dtype=dtype, name=f"{name}_bn"
+        epsilon=norm_epsilon, momentum=norm_momentum, unbiased_moving_variance=True,
+        dtype=dtype, name=f"{name}_bn",
     )(x)
     if activation is not None:
         x = keras.layers.Activation(activation, dtype=dtype, name=f"{name}_activate")(x)

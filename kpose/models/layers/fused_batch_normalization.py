@@ -1,6 +1,8 @@
-"""Batch normalisation with a fused training kernel on TensorFlow."""
+"""Batch normalisation with a fused training kernel on TensorFlow, and PyTorch's running
+variance."""
 
 import keras
+from keras import ops
 
 from kpose.api_export import kpose_export
 
@@ -21,7 +23,14 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     switches between the two by name in its config. This is the one place where kpose's
     model code calls TensorFlow directly, for speed only.
 
+    With `unbiased_moving_variance=True` the moving variance averages the unbiased batch
+    variance (`n / (n - 1)` times the biased one, `n` the values per channel), as
+    PyTorch's `BatchNorm` keeps its `running_var`; the batch is still normalised with the
+    biased variance. Keras averages the biased one.
+
     Args:
+        unbiased_moving_variance: bool. Average the unbiased batch variance into the
+            moving variance (PyTorch's). Defaults to `False` (Keras').
         **kwargs: the arguments of `keras.layers.BatchNormalization`.
 
     Example:
@@ -30,6 +39,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     y = bn(np.ones((2, 8, 6, 16), "float32"), training=True)
     ```
     """
+
+    def __init__(self, unbiased_moving_variance=False, **kwargs):
+        super().__init__(**kwargs)
+        self.unbiased_moving_variance = unbiased_moving_variance
 
     def _fusable(self, inputs, mask):
         return (
@@ -46,6 +59,9 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, mask):
+            if (training and self.trainable and self.unbiased_moving_variance
+                    and mask is None and not self.renorm):
+                return self._unbiased_training(inputs)
             return super().call(inputs, training=training, mask=mask)
         if training and self.trainable:
             return self._fused_training(inputs)
@@ -80,10 +96,11 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             is_training=True,
             data_format="NHWC",
         )
-        # The fused op reports the unbiased variance for the running average; Keras keeps
-        # the biased one.
-        count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), "float32")
-        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
+        # The fused op reports the unbiased variance for the running average (PyTorch's);
+        # Keras keeps the biased one.
+        if not self.unbiased_moving_variance:
+            count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), "float32")
+            variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
         momentum = self.momentum
         self.moving_mean.assign(
             self.moving_mean * momentum + tf.cast(mean, self.moving_mean.dtype) * (1 - momentum)
@@ -94,13 +111,41 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         )
         return tf.cast(y, inputs.dtype)
 
+    def _unbiased_training(self, inputs):
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        mean, variance = self._moments(x, None)
+        channels = x.shape[self.axis]
+        count = ops.cast(ops.size(x), x.dtype) / float(channels)
+        unbiased = variance * count / ops.maximum(count - 1.0, 1.0)
+        momentum = self.momentum
+        self.moving_mean.assign(
+            ops.cast(self.moving_mean, x.dtype) * momentum + mean * (1.0 - momentum)
+        )
+        self.moving_variance.assign(
+            ops.cast(self.moving_variance, x.dtype) * momentum + unbiased * (1.0 - momentum)
+        )
+        outputs = ops.batch_normalization(
+            x, mean, variance, axis=self.axis,
+            offset=ops.cast(self.beta, x.dtype) if self.center else None,
+            scale=ops.cast(self.gamma, x.dtype) if self.scale else None,
+            epsilon=self.epsilon,
+        )
+        return ops.cast(outputs, self.compute_dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["unbiased_moving_variance"] = self.unbiased_moving_variance
+        return config
+
 
 def torch_batch_norm(x, name, dtype, zero_gamma=False):
-    """`FusedBatchNormalization` with torch's defaults (eps 1e-5, momentum 0.1 -> Keras
-    0.9) applied to `x`; `zero_gamma` starts the scale at 0 (a residual branch's last norm)."""
+    """`FusedBatchNormalization` as PyTorch's `BatchNorm2d` (eps 1e-5, momentum 0.1 ->
+    Keras 0.9, unbiased running variance) applied to `x`; `zero_gamma` starts the scale
+    at 0 (a residual branch's last norm)."""
     return FusedBatchNormalization(
         epsilon=1e-5,
         momentum=0.9,
+        unbiased_moving_variance=True,
         gamma_initializer="zeros" if zero_gamma else "ones",
         dtype=dtype,
         name=name,

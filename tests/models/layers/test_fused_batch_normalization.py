@@ -86,3 +86,30 @@ def test_inference_in_bfloat16_keeps_the_compute_dtype():
     # bfloat16 keeps 8 bits of mantissa: outputs of size ~3 round to within 2^-8 * 4.
     assert_all_close(keras.ops.cast(y, "float32"), plain(x, training=False),
                      atol=0.04, rtol=0.01)
+
+
+def test_unbiased_moving_variance_equals_torch_batch_norm():
+    """`unbiased_moving_variance=True`: running statistics, outputs in training and in
+    inference as `torch.nn.BatchNorm2d` (momentum 0.1, eps 1e-5) after three steps, on
+    every backend (the fused kernel on TensorFlow, keras.ops elsewhere)."""
+    import torch
+
+    rng = np.random.default_rng(7)
+    xs = [rng.normal(1.5, 2.0, (2, 3, 2, 4)).astype("float32") for _ in range(3)]
+    layer = FusedBatchNormalization(epsilon=1e-5, momentum=0.9, unbiased_moving_variance=True)
+    reference = torch.nn.BatchNorm2d(4, eps=1e-5, momentum=0.1).train()
+    for x in xs:
+        got = layer(x, training=True)
+        want = reference(torch.tensor(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        assert_all_close(got, want.detach().numpy(), atol=1e-5, rtol=1e-5)
+    assert_all_close(layer.moving_mean, reference.running_mean.numpy(), atol=1e-6, rtol=1e-6)
+    assert_all_close(layer.moving_variance, reference.running_var.numpy(), atol=1e-6, rtol=1e-6)
+    # n = 12 values per channel: Keras' biased average would be 11/12 of PyTorch's step.
+    keras_style = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9)
+    for x in xs:
+        keras_style(x, training=True)
+    assert np.all(keras.ops.convert_to_numpy(keras_style.moving_variance)
+                  < reference.running_var.numpy() - 1e-3)
+    run_layer_test(
+        FusedBatchNormalization(epsilon=1e-5, momentum=0.9, unbiased_moving_variance=True), xs[0]
+    )
