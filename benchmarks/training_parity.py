@@ -48,7 +48,12 @@ def parse_args(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--frameworks", nargs="+", default=["kpose", "mmpose"],
                    choices=["kpose", "mmpose"])
+    p.add_argument("--model", choices=["simplebaseline", "rtmpose-t"], default="simplebaseline",
+                   help="SimpleBaseline ResNet-DEPTH heatmaps, or RTMPose-t (SimCC) from "
+                   "scratch with RTMPose's schedule and two-stage augmentation")
     p.add_argument("--depth", type=int, default=18)
+    p.add_argument("--stage2-epochs", type=int, default=2,
+                   help="RTMPose: last epochs with the stage-2 augmentation")
     p.add_argument("--input-size", type=int, nargs=2, default=[96, 128], metavar=("W", "H"))
     p.add_argument("--sigma", type=float, default=1.0)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -141,21 +146,39 @@ def kpose_worker(a):
     keras.utils.set_random_seed(a.seed)
     spec = kpose.datasets.load_keypoint_spec("coco")
     w, h = a.input_size
+    pipeline = stage = None
+    if a.model == "rtmpose-t":
+        from kpose.apis.rtmpose_recipe import build_rtmpose_train_pipeline
+
+        # Without MMPose's Albumentation step: the anchor's MMPose has no albumentations.
+        pipeline, stage = build_rtmpose_train_pipeline(spec, (w, h), albumentation=False)
     train_set, batches = topdown_train_data(
-        paths["train_ann"], paths["train_images"], spec, (w, h), a.batch_size, seed=a.seed
+        paths["train_ann"], paths["train_images"], spec, (w, h), a.batch_size, seed=a.seed,
+        pipeline=pipeline,
     )
     steps = -(-len(train_set) // a.batch_size)
-    model = kpose.models.TopdownPoseEstimator(
-        backbone=kpose.models.ResNet(depth=a.depth),
-        head=kpose.models.HeatmapHead(num_keypoints=spec.num_keypoints),
-        codec=kpose.codecs.MSRAHeatmap(input_size=(w, h), heatmap_size=(w // 4, h // 4),
-                                       sigma=a.sigma),
-        flip_indices=spec.flip_indices, flip_test=True, shift_heatmap=True,
-    )
-    model.compile(optimizer=step_adam(a.lr, steps, milestones=a.milestones,
-                                      warmup_steps=a.warmup))
+    callbacks = []
+    if a.model == "rtmpose-t":
+        from kpose.apis import rtmpose_recipe
+        from kpose.callbacks import PipelineSwitch
+
+        model = rtmpose_recipe.build_rtmpose_model("t", (w, h), flip_test=True)
+        schedule = rtmpose_recipe.rtmpose_schedule(a.lr, steps, a.epochs, a.warmup)
+        model.compile(optimizer=kpose.optimizers.build_adamw(model, schedule, weight_decay=0.0))
+        callbacks.append(PipelineSwitch(stage, switch_epoch=a.epochs - a.stage2_epochs))
+    else:
+        model = kpose.models.TopdownPoseEstimator(
+            backbone=kpose.models.ResNet(depth=a.depth),
+            head=kpose.models.HeatmapHead(num_keypoints=spec.num_keypoints),
+            codec=kpose.codecs.MSRAHeatmap(input_size=(w, h), heatmap_size=(w // 4, h // 4),
+                                           sigma=a.sigma),
+            flip_indices=spec.flip_indices, flip_test=True, shift_heatmap=True,
+        )
+        model.compile(optimizer=step_adam(a.lr, steps, milestones=a.milestones,
+                                          warmup_steps=a.warmup))
     fit_start = time.perf_counter()
-    history = model.fit(batches.repeat(), epochs=a.epochs, steps_per_epoch=steps, verbose=2)
+    history = model.fit(batches.repeat(), epochs=a.epochs, steps_per_epoch=steps, verbose=2,
+                        callbacks=callbacks)
     fit_seconds = time.perf_counter() - fit_start
     result = {"framework": "kpose", "seed": a.seed, "samples": len(train_set),
               "loss": [float(v) for v in history.history["loss"]],
@@ -191,13 +214,76 @@ def _settings_argv(a):
             *map(str, a.input_size), "--sigma", str(a.sigma), "--lr", str(a.lr),
             "--warmup", str(a.warmup), "--milestones", *map(str, a.milestones),
             "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
-            "--backend", a.backend]
+            "--backend", a.backend, "--model", a.model, "--stage2-epochs", str(a.stage2_epochs)]
 
 
 # === MMPose ===
 
+RTMPOSE_T_CONFIG = "mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py"
+
+
+def rtmpose_config(a, seed):
+    """MMPose's own RTMPose-t config from scratch (backbone `init_cfg=None`, BN for
+    SyncBN) with the harness's data, input size, epochs, batch, rate and warm-up, and
+    without its `Albumentation` step (the anchor's MMPose has no albumentations).
+    Needs `--stage2-epochs` >= 1."""
+    w, h = a.input_size
+    e, s2 = a.epochs, a.stage2_epochs
+    stage = {1: "dict(type='RandomBBoxTransform', scale_factor=[0.6, 1.4], rotate_factor=80)",
+             2: "dict(type='RandomBBoxTransform', shift_factor=0., scale_factor=[0.75, 1.25], "
+                "rotate_factor=60)"}
+    pipelines = {
+        k: f"""[
+    dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'), dict(type='RandomHalfBody'),
+    {stage[k]},
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='YOLOXHSVRandomAug'),
+    dict(type='GenerateTarget', encoder=codec), dict(type='PackPoseInputs')]"""
+        for k in (1, 2)
+    }
+    return f"""_base_ = ['{RTMPOSE_T_CONFIG}']
+randomness = dict(seed={seed})
+train_cfg = dict(max_epochs={e}, val_interval={e})
+optim_wrapper = dict(optimizer=dict(lr={a.lr}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1.0e-5, by_epoch=False, begin=0, end={a.warmup}),
+    dict(type='CosineAnnealingLR', eta_min={a.lr} * 0.05, begin={e // 2}, end={e},
+         T_max={e - e // 2}, by_epoch=True, convert_to_iter_based=True),
+]
+codec = dict(type='SimCCLabel', input_size=({w}, {h}), sigma=(4.9, 5.66),
+             simcc_split_ratio=2.0, normalize=False, use_dark=False)
+model = dict(
+    backbone=dict(_scope_='mmpose', init_cfg=None, norm_cfg=dict(type='BN')),
+    head=dict(input_size=codec['input_size'], in_featuremap_size=({w // 32}, {h // 32}),
+              decoder=codec))
+train_pipeline = {pipelines[1]}
+train_pipeline_stage2 = {pipelines[2]}
+val_pipeline = [
+    dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size']), dict(type='PackPoseInputs')]
+train_dataloader = dict(batch_size={a.batch_size}, num_workers=0, persistent_workers=False,
+    dataset=dict(ann_file='annotations/person_keypoints_train.json',
+                 data_prefix=dict(img='train/'), pipeline=train_pipeline))
+val_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
+    dataset=dict(ann_file='annotations/person_keypoints_val.json', data_prefix=dict(img='val/'),
+                 bbox_file=None, pipeline=val_pipeline))
+test_dataloader = val_dataloader
+default_hooks = dict(checkpoint=dict(interval={e}, save_best=None, max_keep_ckpts=1),
+                     logger=dict(interval=50))
+# mmdet's PipelineSwitchHook cannot load here (mmdet needs pycocotools); MMPose's
+# YOLOXPoseModeSwitchHook rebuilds the loader with the stage-2 pipeline before epoch
+# max_epochs - num_last_epochs - 1 (0-based), i.e. for the last {s2} epochs (its
+# use_aux_loss flag means nothing to RTMCCHead).
+custom_hooks = [dict(type='YOLOXPoseModeSwitchHook', num_last_epochs={s2 - 1},
+                     new_train_pipeline=train_pipeline_stage2)]
+"""
+
+
 def mmpose_config(a, seed):
     """MMPose config text: the parity base config with the harness's settings."""
+    if a.model == "rtmpose-t":
+        return rtmpose_config(a, seed)
     w, h = a.input_size
     codec = (f"dict(type='MSRAHeatmap', input_size=({w}, {h}), heatmap_size=({w // 4}, "
              f"{h // 4}), sigma={a.sigma})")
@@ -328,6 +414,9 @@ def summarise(runs, samples):
 def main(argv=None):
     a = parse_args(argv)
     a.data_root = os.path.abspath(a.data_root)
+    if a.model == "rtmpose-t" and not 1 <= a.stage2_epochs <= a.epochs:
+        raise ValueError("RTMPose needs 1 <= --stage2-epochs <= --epochs. Received: "
+                         f"--stage2-epochs={a.stage2_epochs}, --epochs={a.epochs}")
     if a.worker:
         result = kpose_worker(a)
         with open(a.out, "w") as f:

@@ -40,13 +40,15 @@ def parse_rtmpose_args(size, description, argv=None):
 
 
 def build_rtmpose_train_pipeline(keypoint_spec, input_size=INPUT_SIZE, stage=None,
-                                 use_udp=False):
+                                 use_udp=False, albumentation=True):
     """MMPose's RTMPose `train_pipeline` and `train_pipeline_stage2` as one `Compose`.
 
     The stage-dependent transforms are `StagedTransform`s reading `stage` (a
     `pipeline_stage_variable`, made if None): RandomBBoxTransform (stage 1: scale
     0.6-1.4, rotation 80; stage 2: no shift, scale 0.75-1.25, rotation 60) and
-    CoarseDropout (p 1.0, then 0.5). Returns `(pipeline, stage)`.
+    CoarseDropout (p 1.0, then 0.5). `albumentation=False` leaves out what MMPose's
+    `Albumentation` step adds (Blur, MedianBlur, CoarseDropout), as an MMPose install
+    without the albumentations package has to. Returns `(pipeline, stage)`.
     """
     from kpose.datasets.transforms import (
         Blur, CoarseDropout, Compose, GetBBoxCenterScale, LoadImage, MedianBlur,
@@ -68,11 +70,15 @@ def build_rtmpose_train_pipeline(keypoint_spec, input_size=INPUT_SIZE, stage=Non
         ], stage=stage),
         TopdownAffine(input_size=input_size, use_udp=use_udp),
         YOLOXHSVRandomAug(hue_delta=5, saturation_delta=30, value_delta=30),
-        Blur(blur_limit=(3, 7), p=0.1),
-        MedianBlur(blur_limit=(3, 7), p=0.1),
-        StagedTransform([CoarseDropout(**dropout, p=1.0), CoarseDropout(**dropout, p=0.5)],
-                        stage=stage),
     ]
+    if albumentation:
+        transforms += [
+            Blur(blur_limit=(3, 7), p=0.1),
+            MedianBlur(blur_limit=(3, 7), p=0.1),
+            StagedTransform(
+                [CoarseDropout(**dropout, p=1.0), CoarseDropout(**dropout, p=0.5)], stage=stage
+            ),
+        ]
     return Compose(transforms), stage
 
 

@@ -12,7 +12,7 @@ class TopdownEvaluation(keras.callbacks.Callback):
     `evaluator` (e.g. `kpose.evaluation.CocoEvaluator(..., iou_type="keypoints_crowd")`
     or `kpose.evaluation.MpiiPCKhEvaluator()`) its figures. The figures are written into
     the epoch's logs as `val_AP`, `val_PCK@0.05`, ..., so `fit`'s history and a
-    `keras.callbacks.TensorBoard` placed after this callback record them. MMPose's
+    `kpose.callbacks.TensorBoard` placed after this callback record them. MMPose's
     evaluation hook with `save_best`.
 
     Args:

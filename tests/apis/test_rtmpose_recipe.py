@@ -50,6 +50,11 @@ def test_pipeline_is_batched_and_switches(synthetic_coco):
     assert [t.p for t in dropout.transforms] == [1.0, 0.5]
     bbox = pipeline.transforms[4].transforms[1]
     assert (bbox.shift_factor, bbox.scale_factor, bbox.rotate_factor) == (0.0, (0.75, 1.25), 60.0)
+    # Without MMPose's Albumentation step: the colour jitter ends it.
+    plain, _ = build_rtmpose_train_pipeline(spec, input_size=(48, 64), albumentation=False)
+    names = [type(t).__name__ for t in plain.transforms]
+    assert names == [type(t).__name__ for t in pipeline.transforms[:7]]
+    assert names[-1] == "YOLOXHSVRandomAug"
 
 
 @pytest.mark.large
