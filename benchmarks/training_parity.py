@@ -63,6 +63,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=2, help="torch threads of MMPose's run")
     p.add_argument("--backend", default="tensorflow", help="kpose's Keras backend")
+    p.add_argument("--dtype-policy", default="float32",
+                   help="kpose's Keras dtype policy (MMPose trains in float32)")
     p.add_argument("--work-dir", required=True)
     p.add_argument("--out", required=True, help="summary JSON")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -143,6 +145,7 @@ def kpose_worker(a):
     from kpose.evaluation.topdown_evaluation import CocoEvaluator, evaluate_topdown
 
     paths = _paths(a.data_root)
+    keras.config.set_dtype_policy(a.dtype_policy)
     keras.utils.set_random_seed(a.seed)
     spec = kpose.datasets.load_keypoint_spec("coco")
     w, h = a.input_size
@@ -214,7 +217,8 @@ def _settings_argv(a):
             *map(str, a.input_size), "--sigma", str(a.sigma), "--lr", str(a.lr),
             "--warmup", str(a.warmup), "--milestones", *map(str, a.milestones),
             "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
-            "--backend", a.backend, "--model", a.model, "--stage2-epochs", str(a.stage2_epochs)]
+            "--backend", a.backend, "--dtype-policy", a.dtype_policy, "--model", a.model,
+            "--stage2-epochs", str(a.stage2_epochs)]
 
 
 # === MMPose ===
