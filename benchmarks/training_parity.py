@@ -67,6 +67,8 @@ def parse_args(argv=None):
                    help="kpose's Keras dtype policy (MMPose trains in float32)")
     p.add_argument("--work-dir", required=True)
     p.add_argument("--out", required=True, help="summary JSON")
+    p.add_argument("--report", action="store_true",
+                   help="print --out's tables as markdown (from an earlier run) and stop")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -415,8 +417,49 @@ def summarise(runs, samples):
     return summary
 
 
+def _cell(stats, digits=4):
+    if stats is None:
+        return "-"
+    if stats["n"] == 1:
+        return f"{stats['mean']:.{digits}f}"
+    return f"{stats['mean']:.{digits}f} ± {stats['sd']:.{digits}f}"
+
+
+def markdown_report(result):
+    """The AP tables (per run and mean ± sd), the loss curves and the throughput."""
+    runs, summary = result["runs"], result.get("summary") or {}
+    lines = ["| framework | seed | AP (GT) | AP50 (GT) | AR (GT) | AP (det) | AP50 (det) "
+             "| train s |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(runs, key=lambda r: (r["framework"], r["seed"])):
+        lines.append(f"| {r['framework']} | {r['seed']} | {r['gt']['AP']:.4f} | "
+                     f"{r['gt']['AP50']:.4f} | {r['gt']['AR']:.4f} | {r['det']['AP']:.4f} | "
+                     f"{r['det']['AP50']:.4f} | {r['train_seconds']:.0f} |")
+    for framework in ("kpose", "mmpose"):
+        if framework in summary:
+            e = summary[framework]
+            lines.append(f"| **{framework}** | mean ± sd | {_cell(e['gt_AP'])} | "
+                         f"{_cell(e['gt_AP50'])} | {_cell(e['gt_AR'])} | {_cell(e['det_AP'])} | "
+                         f"{_cell(e['det_AP50'])} | {_cell(e['train_seconds'], 0)} |")
+    lines += ["", "| epoch | " + " | ".join(f for f in ("kpose", "mmpose") if f in summary)
+              + " |", "|---|" + "---|" * sum(f in summary for f in ("kpose", "mmpose"))]
+    epochs = max(len(summary[f]["loss_per_epoch"]) for f in summary if f in ("kpose", "mmpose"))
+    for i in range(epochs):
+        row = [_cell(summary[f]["loss_per_epoch"][i], 6) for f in ("kpose", "mmpose")
+               if f in summary]
+        lines.append(f"| {i + 1} | " + " | ".join(row) + " |")
+    if "throughput_ratio" in summary:
+        lines += ["", "samples/s: kpose " + _cell(summary["kpose"]["samples_per_s"], 1)
+                  + ", MMPose " + _cell(summary["mmpose"]["samples_per_s"], 1)
+                  + f"; ratio {summary['throughput_ratio']:.2f}x"]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     a = parse_args(argv)
+    if a.report:
+        with open(a.out) as f:
+            print(markdown_report(json.load(f)))
+        return 0
     a.data_root = os.path.abspath(a.data_root)
     if a.model == "rtmpose-t" and not 1 <= a.stage2_epochs <= a.epochs:
         raise ValueError("RTMPose needs 1 <= --stage2-epochs <= --epochs. Received: "
@@ -449,7 +492,7 @@ def main(argv=None):
     summary = summarise(runs, a.samples)
     with open(a.out, "w") as f:
         json.dump({"settings": vars(a), "runs": runs, "summary": summary}, f, indent=1)
-    print(json.dumps(summary, indent=1))
+    print(markdown_report({"runs": runs, "summary": summary}))
     return 0
 
 
