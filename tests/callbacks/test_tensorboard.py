@@ -1,6 +1,6 @@
-"""TensorBoard logs: `kpose.callbacks.TensorBoard` (epoch and step scalars, evaluation
-figures), `SkeletonGridTensorBoard` (predicted skeletons), and the recipes' default
-`WORK_DIR/tensorboard` with `--no-tensorboard` to turn it off. The event files are read
+"""TensorBoard logs: kpose/callbacks/tensorboard.py (epoch and step scalars, evaluation
+figures), kpose/callbacks/skeleton_grid_tensorboard.py (predicted skeletons), and the recipes'
+default `WORK_DIR/tensorboard` with `--no-tensorboard` to turn it off. The event files are read
 back with TensorFlow alone (`read_events`; no tensorboard package needed)."""
 
 import json
