@@ -2,6 +2,7 @@
 
     kpose eval   --model M.keras --ann-file F --img-dir D --out results.json
     kpose infer  --model M.keras photos/ clip.mp4 --out-dir outputs
+    kpose infer  --model M.keras clip.mp4 --lifter L.keras --out-dir outputs
     kpose export --model M.keras --out serving/pose
     kpose export --preset rtmpose-m_coco-256x192 --weights rtmpose-m.pth --out serving/pose
     kpose train  synthetic/demo --work-dir work_dirs/demo [recipe flags]
@@ -148,6 +149,16 @@ def build_parser():
     _add_dtype_policy(p)
     p.add_argument("--batch-size", type=int, default=32, help="person crops per model call")
     p.add_argument("--no-bbox", action="store_true", help="do not draw the boxes")
+    p.add_argument("--lifter", default=None, metavar="L.keras",
+                   help="also lift each video, folder and image to 3D with this pose lifter "
+                   "(.keras): the highest-scoring person per frame, converted from "
+                   "--keypoint-spec to the lifter's keypoints; writes OUT_DIR/predictions_3d "
+                   "(JSON and .npz) and OUT_DIR/vis_3d (a PNG per frame, an MP4 per video)")
+    p.add_argument("--lifter-keypoint-spec", default="h36m",
+                   help="with --lifter: the lifter's dataset description (3D skeleton)")
+    p.add_argument("--lifter-norm-2d", action="store_true",
+                   help="with --lifter: move and scale each 2D pose to Human3.6M's mean "
+                   "person box before lifting (MMPose demo's norm_pose_2d)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_backend(p)
 
@@ -159,6 +170,9 @@ def build_parser():
         "keypoints and scores in image pixels out (kpose.export.export_saved_model). "
         "The model is a .keras file (--model) or a preset with weights, e.g. straight "
         "from an MMPose checkpoint (--preset NAME --weights FILE.pth). "
+        "A pose lifter's .keras file gives a SavedModel taking 2D keypoint windows "
+        "[B, T, K, 2] (image pixels) and image_size [B, 2] and returning keypoints_3d "
+        "[B, K, 3] (serve_sequence: whole sequences [B, N, K, 2] -> [B, N, K, 3]). "
         "Runs on the TensorFlow backend.",
     )
     _add_model(p)
@@ -222,7 +236,12 @@ def _from_preset(args):
     from kpose.models import TopdownPoseEstimator
 
     try:
-        return TopdownPoseEstimator.from_preset(
+        cls = TopdownPoseEstimator
+        from kpose.models.presets import get_preset
+
+        if get_preset(args.preset)["metadata"].get("estimator_class") == "PoseLifter":
+            from kpose.models import PoseLifter as cls
+        return cls.from_preset(
             args.preset, weights=args.weights, num_keypoints=args.num_keypoints
         )
     except ValueError as e:
@@ -383,20 +402,38 @@ def run_infer(args):
             rows = by_file.get(os.path.basename(source or ""), [])
             rows = [r for r in rows if r[4] >= args.det_score_thr]
             return np.asarray(rows, np.float32).reshape(-1, 5)
+    if args.lifter is not None:
+        _check_file("--lifter", args.lifter)
     model = _load(args, args.flip_test, args.dtype_policy)
     from kpose.apis.inferencer import Inferencer
 
-    inferencer = Inferencer(
-        model, out_dir=args.out_dir, score_threshold=args.score_thr,
-        keypoint_spec=args.keypoint_spec, bbox_fn=bbox_fn, batch_size=args.batch_size,
-        draw_bbox=not args.no_bbox, verbose=0 if args.quiet else 1,
-    )
+    lifter = None
+    if args.lifter is not None:
+        from kpose.apis.inference import load_model
+        from kpose.apis.lifting_inference import check_lifter
+
+        try:
+            lifter = load_model(args.lifter)
+            check_lifter(lifter, name="lifter")
+        except ValueError as e:
+            raise CLIError(f"--lifter: {e}") from e
+    try:
+        inferencer = Inferencer(
+            model, out_dir=args.out_dir, score_threshold=args.score_thr,
+            keypoint_spec=args.keypoint_spec, bbox_fn=bbox_fn, batch_size=args.batch_size,
+            draw_bbox=not args.no_bbox, verbose=0 if args.quiet else 1, lifter=lifter,
+            lifter_keypoint_spec=args.lifter_keypoint_spec,
+            normalize_to_dataset=args.lifter_norm_2d,
+        )
+    except ValueError as e:
+        raise CLIError(str(e)) from e
     try:
         summary = inferencer(args.inputs, bboxes=bboxes, bbox_format=args.bbox_format)
     except ValueError as e:
         raise CLIError(str(e)) from e
     print(f"processed {summary['processed']} images/frames, skipped {summary['skipped']}"
           + (f" ({', '.join(summary['skipped_files'])})" if summary["skipped"] else "")
+          + (f", lifted {len(summary['lifted'])} sequences to 3D" if lifter else "")
           + f"; outputs in {args.out_dir}")
     return 0
 

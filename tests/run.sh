@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=3 PYTHONHASHSEED=0
-MULTI_BACKEND="tests/codecs tests/models tests/optimizers tests/evaluation/test_keras_metrics.py tests/apis/test_inference.py"
+MULTI_BACKEND="tests/codecs tests/models tests/optimizers tests/evaluation/test_keras_metrics.py tests/evaluation/test_pose3d_metrics.py tests/apis/test_inference.py tests/apis/test_lifting_inference.py"
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 

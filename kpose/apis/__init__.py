@@ -9,6 +9,9 @@ _LAZY = {
     "load_image": "kpose.apis.inference",
     "inference_topdown": "kpose.apis.inference",
     "Inferencer": "kpose.apis.inferencer",
+    "inference_pose_lifter": "kpose.apis.lifting_inference",
+    "inference_video_3d": "kpose.apis.lifting_inference",
+    "convert_keypoint_definition": "kpose.apis.lifting_inference",
 }
 
 

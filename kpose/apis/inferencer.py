@@ -69,6 +69,15 @@ class Inferencer:
     holds `{"source", "width", "height", "fps", "frames": [{"frame_index",
     "instances"}, ...]}`. Coordinates are image pixels (pixel centres on integers).
 
+    With a `lifter` (a `kpose.models.PoseLifter`), every video, every folder (its
+    images in name order, of one size) and every other image is also a sequence lifted
+    to 3D: the highest-scoring person of each frame, converted from `keypoint_spec`'s
+    definition to the lifter's (`kpose.apis.lifting_inference.lift_pose_results`),
+    goes to `out_dir/predictions_3d/NAME.json` and `.npz` and is drawn beside its frame
+    in `out_dir/vis_3d/NAME/000000.png`, ... (and `out_dir/vis_3d/NAME.mp4` for a
+    video); see `kpose.apis.lifting_inference.write_lifting_outputs`. A sequence
+    without any person is reported with a warning and not lifted.
+
     Args:
         model: `kpose.models.TopdownPoseEstimator`.
         out_dir: str, path-like or None. Output folder; None writes nothing (the
@@ -85,6 +94,13 @@ class Inferencer:
         batch_size: int. Person crops per model call. Defaults to `32`.
         draw_bbox: bool. Also draw the boxes. Defaults to `True`.
         verbose: int. 1 shows a progress bar on stderr, 0 nothing. Defaults to `1`.
+        lifter: `kpose.models.PoseLifter` or None. Lift the 2D to 3D (see above).
+            Defaults to `None`.
+        lifter_keypoint_spec: str or `KeypointSpec`. The lifter's keypoint description
+            (skeleton and colours of the 3D drawing). Defaults to `"h36m"`.
+        normalize_to_dataset: bool. Move and scale each frame's 2D pose to Human3.6M's
+            mean person box before lifting, as MMPose's demo `norm_pose_2d` (see
+            `lift_pose_results`). Defaults to `False`.
 
     Example:
     ```python
@@ -105,6 +121,9 @@ class Inferencer:
         batch_size=32,
         draw_bbox=True,
         verbose=1,
+        lifter=None,
+        lifter_keypoint_spec="h36m",
+        normalize_to_dataset=False,
     ):
         from kpose.datasets.metainfo import load_keypoint_spec
 
@@ -118,6 +137,13 @@ class Inferencer:
         self.batch_size = batch_size
         self.draw_bbox = draw_bbox
         self.verbose = verbose
+        if lifter is not None:
+            from kpose.apis.lifting_inference import check_lifter
+
+            check_lifter(lifter, name="lifter")
+        self.lifter = lifter
+        self.lifter_keypoint_spec = lifter_keypoint_spec
+        self.normalize_to_dataset = normalize_to_dataset
         if isinstance(keypoint_spec, (str, os.PathLike)):
             self._spec = load_keypoint_spec(keypoint_spec)
         else:
@@ -216,7 +242,8 @@ class Inferencer:
 
             outputs["vis"] = save_image(vis, self._draw(image, result))
             outputs["predictions"] = self._write_json(name, record)
-        return {"source": path or stem, "result": result, "outputs": outputs}
+        return {"source": path or stem, "result": result, "outputs": outputs,
+                "width": w, "height": h}
 
     def _paths(self, name, vis_ext, pred_ext):
         return [
@@ -281,7 +308,8 @@ class Inferencer:
         record = {"source": path, "width": w, "height": h, "fps": fps, "frames": frames}
         if self.out_dir is not None:
             outputs["predictions"] = self._write_json(name, record)
-        return {"source": path, "result": results, "outputs": outputs, "frames": len(frames)}
+        return {"source": path, "result": results, "outputs": outputs, "frames": len(frames),
+                "width": w, "height": h, "fps": fps}
 
     # --- the run ---
 
@@ -293,7 +321,9 @@ class Inferencer:
         frames done), `"skipped"` (inputs that could not be read), `"skipped_files"`,
         `"out_dir"` and `"results"`: per input `{"source", "result", "outputs"}`, where
         `result` is `inference_topdown`'s dict (a list of them, one per frame, for a
-        video) and `outputs` the files written.
+        video) and `outputs` the files written. With a `lifter`, `"lifted"` lists per
+        sequence `{"source", "result", "outputs"}`: `lift_pose_results`' dict and the
+        3D files written.
         """
         items = self._expand(inputs)
         sizes = [self._frame_count(s) if k == "video" else 1 for k, s in items]
@@ -320,6 +350,10 @@ class Inferencer:
                 continue
             summary["results"].append(entry)
         progbar.close()
+        if self.lifter is not None:
+            from kpose.apis.lifting_inference import lift_inferencer_results
+
+            summary["lifted"] = lift_inferencer_results(self, inputs, summary["results"])
         return summary
 
 

@@ -6,3 +6,5 @@ from kpose.codecs.udp_heatmap import UDPHeatmap
 from kpose.codecs.simcc_label import SimCCLabel
 from kpose.codecs.regression_label import RegressionLabel
 from kpose.codecs.integral_regression_label import IntegralRegressionLabel
+from kpose.codecs.video_pose_lifting import VideoPoseLifting
+from kpose.codecs.image_pose_lifting import ImagePoseLifting

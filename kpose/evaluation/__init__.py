@@ -15,3 +15,5 @@ from kpose.evaluation.nms import oks_iou, oks_nms, soft_oks_nms
 from kpose.evaluation.crowdpose_metric import CrowdPoseMetric
 from kpose.evaluation.mpii_pckh import MpiiPCKh
 from kpose.evaluation.topdown_evaluation import CocoEvaluator, MpiiPCKhEvaluator
+from kpose.evaluation.pose3d_metrics import evaluate_lifting, mpjpe, n_mpjpe, p_mpjpe
+from kpose.evaluation.pose3d_keras_metrics import MPJPE

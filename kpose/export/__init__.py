@@ -5,3 +5,4 @@ from kpose.export.saved_model import export_saved_model
 from kpose.export.topdown_serving_module import TopdownServingModule
 from kpose.export.freeze import fold_batch_norms
 from kpose.export.freeze import freeze_function
+from kpose.export.lifter_serving_module import LifterServingModule

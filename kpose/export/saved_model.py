@@ -11,6 +11,13 @@ serving_default(images uint8 [B, H, W, 3], boxes float32 [B, M, 4])
 serve_encoded(image_bytes string [B], boxes float32 [B, M, 4])
   -> keypoints float32 [B, M, K, 2], keypoint_scores float32 [B, M, K]"""
 
+LIFTER_SIGNATURES_DOC = """\
+serving_default(keypoints float32 [B, T, K, 2], image_size float32 [B, 2])
+serve_with_visibility(keypoints [B, T, K, 2], image_size [B, 2], keypoints_visible [B, T, K])
+  -> keypoints_3d float32 [B, K, 3], keypoint_scores float32 [B, K]
+serve_sequence(keypoints float32 [B, N, K, 2], image_size float32 [B, 2])
+  -> keypoints_3d float32 [B, N, K, 3], keypoint_scores float32 [B, N, K]"""
+
 
 def _check_export_dir(export_dir, overwrite):
     export_dir = os.fspath(export_dir)
@@ -61,6 +68,14 @@ def export_saved_model(
     and scores 0; `M = 0` gives empty outputs. It loads with `tf.saved_model.load` or
     TF Serving without kpose.
 
+    A pose lifter (`kpose.models.PoseLifter`) is exported with
+    `kpose.export.LifterServingModule` instead: `serving_default(keypoints [B, T, K, 2]
+    image pixels, image_size [B, 2] (w, h))` and `serve_with_visibility(...,
+    keypoints_visible [B, T, K])` return `keypoints_3d [B, K, 3]` and
+    `keypoint_scores [B, K]`; `serve_sequence(keypoints [B, N, K, 2], image_size)`
+    lifts whole sequences to `[B, N, K, 3]` (see `LIFTER_SIGNATURES_DOC`). Of the
+    arguments below only `flip_test`, `freeze` and `overwrite` apply to a lifter.
+
     Export runs on the TensorFlow backend. A model trained on JAX or PyTorch is saved
     with `model.save("model.keras")`, reloaded in a process started with
     `KERAS_BACKEND=tensorflow` (`keras.saving.load_model("model.keras")` after
@@ -87,7 +102,7 @@ def export_saved_model(
             `False`.
 
     Returns:
-        The `TopdownServingModule` that was saved.
+        The `TopdownServingModule` (or `LifterServingModule`) that was saved.
 
     Example:
     ```python
@@ -105,11 +120,20 @@ def export_saved_model(
             "(after `import kpose.models`) and `kpose.export.export_saved_model(model, ...)`. "
             f"Received: KERAS_BACKEND={keras.backend.backend()!r}"
         )
-    import tensorflow as tf
-
     from kpose.export.topdown_serving_module import TopdownServingModule
 
     export_dir = _check_export_dir(export_dir, overwrite)
+    if hasattr(model, "predict_sequence"):
+        from kpose.export.lifter_serving_module import LifterServingModule
+
+        if dtype_policy is not None or jit_compile:
+            raise ValueError(
+                "A pose lifter is exported in its own dtype policy and without XLA. "
+                f"Received: dtype_policy={dtype_policy!r}, jit_compile={jit_compile!r}"
+            )
+        module = LifterServingModule(model, flip_test=flip_test, freeze=freeze)
+        _save(module, export_dir, module.signatures())
+        return module
     module = TopdownServingModule(
         model,
         flip_test=flip_test,
@@ -123,6 +147,13 @@ def export_saved_model(
         "serving_default": module.serve,
         "serve_encoded": module.serve_encoded,
     }
+    _save(module, export_dir, signatures)
+    return module
+
+
+def _save(module, export_dir, signatures):
+    import tensorflow as tf
+
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
     # Written next to the target, then moved: a failed export leaves the old one intact.
@@ -138,4 +169,3 @@ def export_saved_model(
     finally:
         if os.path.isdir(staging):
             shutil.rmtree(staging)
-    return module

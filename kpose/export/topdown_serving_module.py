@@ -4,6 +4,7 @@ original-image pixels out."""
 import tensorflow as tf
 
 from kpose.datasets.transforms.loading import check_image_bytes
+from kpose.export.flip_test import resolve_flip_test
 from kpose.structures import bbox_xyxy2cs
 from kpose.structures import fix_aspect_ratio
 from kpose.structures import get_udp_warp_matrix
@@ -139,12 +140,7 @@ class TopdownServingModule(tf.Module):
                 "`average_flipped` (kpose.models.TopdownPoseEstimator). "
                 f"Received: model={type(model).__name__}"
             )
-        flip_test = bool(model.flip_test) if flip_test is None else bool(flip_test)
-        if flip_test and getattr(model, "flip_indices", None) is None:
-            raise ValueError(
-                "`flip_test=True` needs the model's `flip_indices` (left/right partners). "
-                "Received: model.flip_indices=None"
-            )
+        flip_test = resolve_flip_test(model, flip_test)
         if not float(bbox_padding) > 0:
             raise ValueError(
                 f"`bbox_padding` must be positive. Received: bbox_padding={bbox_padding}"

@@ -5,6 +5,7 @@ from kpose.models.backbones import CSPNeXt
 from kpose.models.backbones import HRNet
 from kpose.models.backbones import ResNet
 from kpose.models.backbones import VisionTransformer
+from kpose.models.backbones import TCN
 from kpose.models.backbones import load_vit_pretrained
 from kpose.models.heads import HeatmapHead
 from kpose.models.heads import RTMCCHead
@@ -12,6 +13,8 @@ from kpose.models.heads import RegressionHead
 from kpose.models.heads import RLEHead
 from kpose.models.heads import IntegralRegressionHead
 from kpose.models.heads import DSNTHead
+from kpose.models.heads import TemporalRegressionHead
+from kpose.models.heads import TrajectoryRegressionHead
 from kpose.models.losses import KeypointMSELoss
 from kpose.models.losses import KeypointOHKMMSELoss
 from kpose.models.losses import KLDiscretLoss
@@ -20,11 +23,14 @@ from kpose.models.losses import RLELoss
 from kpose.models.losses import SmoothL1Loss
 from kpose.models.losses import JSDiscretLoss
 from kpose.models.losses import MultipleLossWrapper
+from kpose.models.losses import MPJPELoss
+from kpose.models.losses import MSELoss
 from kpose.models.necks import FPN
 from kpose.models.necks import FeatureMapProcessor
 from kpose.models.necks import GlobalAveragePooling
 from kpose.models.preprocessors import PoseDataPreprocessor
 from kpose.models.estimators import TopdownPoseEstimator
+from kpose.models.estimators import PoseLifter
 from kpose.models.layers import FusedBatchNormalization
 from kpose.models.layers import GatedAttentionUnit
 from kpose.models.layers import RealNVP

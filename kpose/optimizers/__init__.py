@@ -7,3 +7,4 @@ from kpose.optimizers.layer_decay import build_layer_decay_adamw
 from kpose.optimizers.layer_decay import layer_decay_groups
 from kpose.optimizers.torch_adam import Adam
 from kpose.optimizers.torch_adam import AdamW
+from kpose.optimizers.epoch_exponential_decay import EpochExponentialDecay

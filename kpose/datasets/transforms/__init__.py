@@ -20,3 +20,4 @@ from kpose.datasets.transforms.coarse_dropout import CoarseDropout
 from kpose.datasets.transforms.hsv import YOLOXHSVRandomAug
 from kpose.datasets.transforms.staged import StagedTransform
 from kpose.datasets.transforms.staged import pipeline_stage_variable
+from kpose.datasets.transforms.pose3d import RandomFlipAroundRoot

@@ -19,7 +19,7 @@ import numpy as np
 from kpose.api_export import kpose_export
 from kpose.models.checkpoints.torch_state_dict import read_torch_state_dict
 
-_COMPONENTS = ("backbone", "neck", "head")
+_COMPONENTS = ("backbone", "neck", "head", "traj_backbone", "traj_head")
 # A loss with weights (RLE's flow): MMPose keeps it in the head as `head.loss_module.*`
 # (`head.loss.*` before MMPose 1.0, renamed by its RLEHead's state-dict hook); the
 # estimator has it as `pose_loss`.
@@ -210,7 +210,8 @@ def load_mmpose_checkpoint(model, path, prefix=None, strict=True, renames=None):
     kpose's counterpart of MMPose's `init_cfg=dict(type="Pretrained", checkpoint=path,
     prefix=...)`. The file is read with `torch.load(weights_only=True)` (see
     `read_torch_state_dict`). For a `TopdownPoseEstimator`, keys `backbone.*`, `neck.*`
-    and `head.*` go to its attributes of those names; for a bare backbone, neck or
+    and `head.*` go to its attributes of those names (for a `PoseLifter` also
+    `traj_backbone.*` and `traj_head.*`); for a bare backbone, neck or
     head, `prefix` (e.g. `"backbone."`) selects and strips the keys it takes (keys
     without it are skipped), and without `prefix` every key is the layer's (a
     torchvision ResNet-50 file fits `kpose.models.ResNet`, its `fc.*` unexpected).

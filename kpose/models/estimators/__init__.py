@@ -1,1 +1,2 @@
 from kpose.models.estimators.topdown import TopdownPoseEstimator
+from kpose.models.estimators.pose_lifter import PoseLifter

@@ -4,35 +4,15 @@ import keras
 from keras import ops
 
 from kpose.api_export import kpose_export
-
-
-def _serialize(obj):
-    return None if obj is None else keras.saving.serialize_keras_object(obj)
-
-
-def _deserialize(config):
-    return None if config is None else keras.saving.deserialize_keras_object(config)
-
-
-def _scale_for_replicas(loss):
-    """Divides a per-replica loss by the replica count under a `tf.distribute` strategy,
-    as Keras' own losses do: the TensorFlow trainer sums the replicas' gradients and
-    multiplies the logged loss back. JAX and PyTorch compute on the global batch."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:
-            loss = loss / float(replicas)
-    return loss
-
-
-def _float32(outputs):
-    return keras.tree.map_structure(lambda t: ops.cast(t, "float32"), outputs)
+from kpose.models.estimators.estimator_utils import FlipTestRetrace
+from kpose.models.estimators.estimator_utils import _deserialize
+from kpose.models.estimators.estimator_utils import _float32
+from kpose.models.estimators.estimator_utils import _scale_for_replicas
+from kpose.models.estimators.estimator_utils import _serialize
 
 
 @kpose_export("kpose.models.TopdownPoseEstimator")
-class TopdownPoseEstimator(keras.Model):
+class TopdownPoseEstimator(FlipTestRetrace, keras.Model):
     """Top-down pose estimator: preprocessor -> backbone -> optional neck -> head.
 
     One estimator for every top-down head, through one contract: the head returns a
@@ -173,13 +153,6 @@ class TopdownPoseEstimator(keras.Model):
         return build_from_preset(
             cls, preset, weights=weights, num_keypoints=num_keypoints, **kwargs
         )
-
-    def make_predict_function(self, force=False):
-        # The traced predict function has `flip_test` baked in: retrace when it changed.
-        if getattr(self, "_traced_flip_test", None) != self.flip_test:
-            force = True
-            self._traced_flip_test = self.flip_test
-        return super().make_predict_function(force=force)
 
     def _check_keypoints(self, y):
         keypoints = y["keypoints"]

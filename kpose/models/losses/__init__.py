@@ -6,3 +6,5 @@ from kpose.models.losses.regression_losses import SmoothL1Loss
 from kpose.models.losses.rle_loss import RLELoss
 from kpose.models.losses.js_discret_loss import JSDiscretLoss
 from kpose.models.losses.multiple_loss_wrapper import MultipleLossWrapper
+from kpose.models.losses.mpjpe_loss import MPJPELoss
+from kpose.models.losses.mpjpe_loss import MSELoss

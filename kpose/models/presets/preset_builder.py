@@ -7,10 +7,14 @@ from kpose.models.presets import hrnet
 from kpose.models.presets import regression
 from kpose.models.presets import rtmpose
 from kpose.models.presets import simplebaseline
+from kpose.models.presets import videopose3d
 from kpose.models.presets import vitpose
 
-_FAMILIES = (simplebaseline, rtmpose, hrnet, vitpose, regression)
-_COMPONENTS = ("backbone", "neck", "head", "codec", "loss", "preprocessor")
+_FAMILIES = (simplebaseline, rtmpose, hrnet, vitpose, regression, videopose3d)
+_COMPONENTS = (
+    "backbone", "neck", "head", "codec", "loss", "preprocessor", "traj_backbone",
+    "traj_head", "traj_loss",
+)
 _PTH_SUFFIXES = (".pth", ".pt")
 _KERAS_SUFFIXES = (".keras", ".weights.h5")
 
@@ -120,6 +124,13 @@ def build_from_preset(cls, preset, weights=None, num_keypoints=None, **kwargs):
         preset = copy.deepcopy(preset)
     else:
         preset = get_preset(preset)
+    # Presets name the estimator they build (top-down when they do not say).
+    wanted = (preset.get("metadata") or {}).get("estimator_class", "TopdownPoseEstimator")
+    if cls.__name__ != wanted:
+        raise ValueError(
+            f"This preset builds a `kpose.models.{wanted}`; call "
+            f"`kpose.models.{wanted}.from_preset`. Received: estimator={cls.__name__}"
+        )
     for name in _COMPONENTS:
         override = kwargs.get(name)
         if isinstance(override, dict) and preset.get(name) is not None:
