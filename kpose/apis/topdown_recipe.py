@@ -129,15 +129,7 @@ def run_topdown_recipe(
                 val_set, val_batches, os.path.join(log_dir, "predictions"), interval=interval
             ),
         ]
-    # Order matters: backups hold the training weights; the given callbacks (an EMA)
-    # run before evaluation and checkpoints see the weights.
-    backup = []
-    if args.resume:
-        backup = [keras.callbacks.BackupAndRestore(os.path.join(args.work_dir, "backup"))]
-    all_callbacks = backup + list(callbacks) + [evaluation] + tensorboard + [
-        keras.callbacks.ModelCheckpoint(paths["last"]),
-        keras.callbacks.CSVLogger(os.path.join(args.work_dir, "log.csv"), append=args.resume),
-    ]
+    all_callbacks = recipe_callbacks(args, callbacks, evaluation, tensorboard, paths["last"])
     start = time.perf_counter()
     history = model.fit(
         train_batches.repeat(), epochs=epochs, steps_per_epoch=steps,
@@ -164,6 +156,20 @@ def run_topdown_recipe(
     with open(paths["metrics"], "w") as f:
         json.dump(metrics, f, indent=1)
     return model, val_set, val_batches, metrics, predictions
+
+
+def recipe_callbacks(args, callbacks, evaluation, tensorboard, last_model):
+    """A recipe's callbacks in order: a backup (with `--resume`; it holds the training
+    weights), the recipe's own (an EMA: the evaluation and checkpoints see its weights),
+    the evaluation, TensorBoard (it logs the evaluation's figures), the last-model
+    checkpoint and `WORK_DIR/log.csv`."""
+    backup = []
+    if args.resume:
+        backup = [keras.callbacks.BackupAndRestore(os.path.join(args.work_dir, "backup"))]
+    return backup + list(callbacks) + [evaluation] + list(tensorboard) + [
+        keras.callbacks.ModelCheckpoint(last_model),
+        keras.callbacks.CSVLogger(os.path.join(args.work_dir, "log.csv"), append=args.resume),
+    ]
 
 
 def step_adam(learning_rate, steps_per_epoch, milestones=(170, 200), gamma=0.1,

@@ -5,3 +5,4 @@ from kpose.callbacks.exp_momentum_ema import ExpMomentumEMA
 from kpose.callbacks.pipeline_switch import PipelineSwitch
 from kpose.callbacks.tensorboard import TensorBoard
 from kpose.callbacks.skeleton_grid_tensorboard import SkeletonGridTensorBoard
+from kpose.callbacks.lifting_evaluation import LiftingEvaluation

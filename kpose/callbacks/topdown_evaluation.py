@@ -90,6 +90,10 @@ class TopdownEvaluation(keras.callbacks.Callback):
             self.model, self.dataset, self.batches, evaluator=self.evaluator
         )
 
+    def is_better(self, value, best):
+        """Higher figures are better (AP, PCK); a subclass may say otherwise."""
+        return value > best
+
     def on_train_begin(self, logs=None):
         self._last_epoch = self.params.get("epochs", 1) - 1
 
@@ -106,7 +110,7 @@ class TopdownEvaluation(keras.callbacks.Callback):
             logs.update({f"val_{key}": value for key, value in figures.items()})
         self.evaluations.append({"epoch": epoch + 1, **figures})
         value = figures[self.monitor]
-        if self.best is None or value > self.best:
+        if self.best is None or self.is_better(value, self.best):
             self.best, self.best_epoch = value, epoch + 1
             if self.save_best:
                 self.model.save(self.save_best)

@@ -8,6 +8,7 @@ from keras import ops
 from kpose.api_export import kpose_export
 from kpose.models.backbones.backbone import Backbone
 from kpose.models.layers.fused_batch_normalization import torch_batch_norm
+from kpose.models.layers.temporal_conv1d import TemporalConv1D
 
 # PyTorch's `Conv1d` default init (`kaiming_uniform_(a=sqrt(5))`): uniform within
 # 1 / sqrt(fan_in). MMPose's TCN `init_cfg` (Kaiming) names only `Conv2d` layers, so its
@@ -16,7 +17,7 @@ _TORCH_CONV_INIT = {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "unifo
 
 
 def _conv(x, filters, kernel_size, strides, dilation, name, dtype):
-    return keras.layers.Conv1D(
+    return TemporalConv1D(
         filters,
         kernel_size,
         strides=strides,
