@@ -24,3 +24,17 @@ def synthetic_coco(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("synthetic_coco")
     return generate_synthetic_coco(root, num_train=12, num_val=6, image_size=(160, 120), seed=0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.large_on_jax`: structure-only tests (serialisation, mixed-precision
+    dtypes, parameter counts) that JAX traces slowly. They run on TensorFlow and PyTorch
+    always and on JAX with `-m large`; numeric tests stay on all three backends."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "jax":
+        return
+    if "large" in (config.getoption("-m") or "").replace("not large", ""):
+        return
+    skip = pytest.mark.skip(reason="large_on_jax: run on JAX with -m large")
+    for item in items:
+        if "large_on_jax" in item.keywords:
+            item.add_marker(skip)

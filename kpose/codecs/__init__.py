@@ -8,3 +8,4 @@ from kpose.codecs.regression_label import RegressionLabel
 from kpose.codecs.integral_regression_label import IntegralRegressionLabel
 from kpose.codecs.video_pose_lifting import VideoPoseLifting
 from kpose.codecs.image_pose_lifting import ImagePoseLifting
+from kpose.codecs.yoloxpose_annotation_processor import YOLOXPoseAnnotationProcessor

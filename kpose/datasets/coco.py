@@ -79,9 +79,12 @@ class CocoDataset:
     detector boxes) each person detection becomes a sample with zero keypoints,
     zero visibility, its unclipped box, its score and area w * h; detections of categories absent from the annotation
     file (`"other_category"`) or scoring below `bbox_score_threshold`
-    (`"low_score"`) are dropped. In bottom-up training, images without any
-    valid person are dropped (`"images_without_persons"`); in test mode they
-    are kept. Image files are checked for existence at construction.
+    (`"low_score"`) are dropped. In bottom-up training, as MMPose, images
+    without any annotation holding a box and keypoints are dropped
+    (`"images_without_persons"`), while images whose annotations are all
+    skipped (e.g. crowd regions only) stay with no person (`num_persons` 0,
+    negatives for YOLOX-Pose/RTMO); in test mode every image is kept. Image
+    files are checked for existence at construction.
 
     `samples` is a dict of numpy arrays with one row per sample, the same rows
     that `as_tf_dataset()` yields:
@@ -442,10 +445,13 @@ class CocoDataset:
         for instance in instances:
             per_image.setdefault(instance["img_id"], []).append(instance)
         if not self.test_mode:
+            # As MMPose: an image stays when it has an annotation with a box and
+            # keypoints, even if none is a valid person (e.g. crowd regions only).
+            kept = set(per_image) | self._annotated_image_ids()
             self.skipped["images_without_persons"] = sum(
-                1 for image in images if image["img_id"] not in per_image
+                1 for image in images if image["img_id"] not in kept
             )
-            images = [image for image in images if image["img_id"] in per_image]
+            images = [image for image in images if image["img_id"] in kept]
         s = len(images)
         n = max([len(p) for p in per_image.values()] + [1])
         samples = {
@@ -468,6 +474,16 @@ class CocoDataset:
                     samples[key][row, j] = person[key]
         np.clip(samples["keypoints_visible"], 0, 1, out=samples["keypoints_visible"])
         return samples
+
+    def _annotated_image_ids(self):
+        # Images with at least one annotation holding `bbox` and `keypoints`.
+        if self.coco is None or self.bbox_file is not None:
+            return set()
+        return {
+            img_id
+            for img_id, anns in self.coco.imgToAnns.items()
+            if any("bbox" in a and "keypoints" in a for a in anns)
+        }
 
     def _select(self, samples, indices):
         total = len(samples["img_id"])

@@ -2,6 +2,7 @@
 
 from kpose.models.backbones import HubBackbone
 from kpose.models.backbones import CSPNeXt
+from kpose.models.backbones import CSPDarknet
 from kpose.models.backbones import HRNet
 from kpose.models.backbones import ResNet
 from kpose.models.backbones import VisionTransformer
@@ -25,6 +26,10 @@ from kpose.models.losses import JSDiscretLoss
 from kpose.models.losses import MultipleLossWrapper
 from kpose.models.losses import MPJPELoss
 from kpose.models.losses import MSELoss
+from kpose.models.losses import BCELoss
+from kpose.models.losses import IoULoss
+from kpose.models.losses import OKSLoss
+from kpose.models import task_modules
 from kpose.models.necks import FPN
 from kpose.models.necks import FeatureMapProcessor
 from kpose.models.necks import GlobalAveragePooling
@@ -40,3 +45,12 @@ from kpose.models.dtype_policy import clone_with_dtype_policy
 from kpose.models.checkpoints import CheckpointReport
 from kpose.models.checkpoints import load_mmpose_checkpoint
 from kpose.models.presets import list_presets
+from kpose.models.heads import DCC
+from kpose.models.heads import RTMOHead
+from kpose.models.losses import MLECCLoss
+from kpose.models.necks import HybridEncoder
+from kpose.models.layers import DETRTransformerEncoderLayer
+from kpose.models.layers import GAUEncoder
+from kpose.models.layers import SinePositionalEncoding
+from kpose.models.heads import YOLOXPoseHead
+from kpose.models.necks import YOLOXPAFPN

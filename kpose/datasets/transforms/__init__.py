@@ -21,3 +21,9 @@ from kpose.datasets.transforms.hsv import YOLOXHSVRandomAug
 from kpose.datasets.transforms.staged import StagedTransform
 from kpose.datasets.transforms.staged import pipeline_stage_variable
 from kpose.datasets.transforms.pose3d import RandomFlipAroundRoot
+from kpose.datasets.transforms.bottomup import BottomupRandomAffine
+from kpose.datasets.transforms.bottomup import BottomupResize
+from kpose.datasets.transforms.bottomup import FilterAnnotations
+from kpose.datasets.transforms.mix_img import Mosaic
+from kpose.datasets.transforms.mix_img import YOLOXMixUp
+from kpose.datasets.transforms.bottomup_pipeline import bottomup_dataset

@@ -6,3 +6,5 @@ from kpose.models.backbones.hrnet import HRNet
 from kpose.models.backbones.vit import VisionTransformer
 from kpose.models.backbones.vit import load_vit_pretrained
 from kpose.models.backbones.tcn import TCN
+from kpose.models.backbones.csp_darknet import CSPDarknet
+from kpose.models.backbones.csp_darknet import Focus

@@ -24,6 +24,37 @@ _ARCH = {
 }
 
 
+def check_csp_arguments(num_outputs, out_indices, frozen_stages, deepen_factor,
+                        spp_kernel_sizes):
+    """The argument checks CSPNeXt and CSPDarknet share (`num_outputs`: stem + stages)."""
+    if not out_indices or any(i not in range(num_outputs) for i in out_indices):
+        raise ValueError(
+            f"`out_indices` must be a non-empty sequence of indices in "
+            f"0..{num_outputs - 1}. Received: out_indices={out_indices}"
+        )
+    if frozen_stages not in range(-1, num_outputs):
+        raise ValueError(
+            f"`frozen_stages` must be in -1..{num_outputs - 1}. "
+            f"Received: frozen_stages={frozen_stages}"
+        )
+    if not deepen_factor > 0:
+        raise ValueError(
+            f"`deepen_factor` must be positive. Received: deepen_factor={deepen_factor}"
+        )
+    if not spp_kernel_sizes or any(k < 1 or k % 2 == 0 for k in spp_kernel_sizes):
+        raise ValueError(
+            "`spp_kernel_sizes` must be a non-empty sequence of odd sizes. "
+            f"Received: spp_kernel_sizes={spp_kernel_sizes}"
+        )
+
+
+def downsample_conv(x, filters, name, use_depthwise, conv_kwargs):
+    """A stage's first, stride-2 3x3 convolution module (depthwise-separable or not)."""
+    if use_depthwise:
+        return depthwise_separable_conv_module(x, filters, 3, name, strides=2, **conv_kwargs)
+    return conv_module(x, filters, 3, name, strides=2, **conv_kwargs)
+
+
 def _spp_bottleneck(x, filters, kernel_sizes, name, conv_kwargs):
     """YOLO SPP: 1x1 conv to half the channels, concatenated with stride-1 max pools
     of each kernel size (PyTorch's -inf padding = Keras "same"), 1x1 conv."""
@@ -149,20 +180,8 @@ class CSPNeXt(Backbone):
             raise ValueError(f"`arch` must be one of {sorted(_ARCH)}. Received: arch={arch}")
         settings = _ARCH[arch]
         num_outputs = len(settings) + 1
-        if not out_indices or any(i not in range(num_outputs) for i in out_indices):
-            raise ValueError(
-                f"`out_indices` must be a non-empty sequence of indices in "
-                f"0..{num_outputs - 1}. Received: out_indices={out_indices}"
-            )
-        if frozen_stages not in range(-1, num_outputs):
-            raise ValueError(
-                f"`frozen_stages` must be in -1..{num_outputs - 1}. "
-                f"Received: frozen_stages={frozen_stages}"
-            )
-        if not deepen_factor > 0:
-            raise ValueError(
-                f"`deepen_factor` must be positive. Received: deepen_factor={deepen_factor}"
-            )
+        check_csp_arguments(num_outputs, out_indices, frozen_stages, deepen_factor,
+                            spp_kernel_sizes)
         if not int(settings[0][0] * widen_factor // 2) >= 1:
             raise ValueError(
                 "`widen_factor` must leave at least one stem channel "
@@ -171,11 +190,6 @@ class CSPNeXt(Backbone):
         if not 0 < expand_ratio <= 1:
             raise ValueError(
                 f"`expand_ratio` must be in (0, 1]. Received: expand_ratio={expand_ratio}"
-            )
-        if not spp_kernel_sizes or any(k < 1 or k % 2 == 0 for k in spp_kernel_sizes):
-            raise ValueError(
-                "`spp_kernel_sizes` must be a non-empty sequence of odd sizes. "
-                f"Received: spp_kernel_sizes={spp_kernel_sizes}"
             )
 
         # === Layers and Functional Model ===
@@ -197,12 +211,7 @@ class CSPNeXt(Backbone):
             name = f"stage{i + 1}"
             out = int(out * widen_factor)
             blocks = max(round(blocks * deepen_factor), 1)
-            if use_depthwise:
-                x = depthwise_separable_conv_module(
-                    x, out, 3, f"{name}_0", strides=2, **conv_kwargs
-                )
-            else:
-                x = conv_module(x, out, 3, f"{name}_0", strides=2, **conv_kwargs)
+            x = downsample_conv(x, out, f"{name}_0", use_depthwise, conv_kwargs)
             index = 1
             if use_spp:
                 x = _spp_bottleneck(x, out, spp_kernel_sizes, f"{name}_1", conv_kwargs)

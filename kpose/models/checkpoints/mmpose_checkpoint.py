@@ -37,6 +37,9 @@ _NORM_NAMES = {
     "running_var": "moving_variance",
 }
 _IGNORED_PARAMETERS = ("num_batches_tracked",)
+# Buffers of MMPose's other head losses (`head.loss_oks.sigmas` of YOLOX-Pose's and RTMO's
+# OKSLoss): constants from the dataset's metainfo, not weights.
+_LOSS_BUFFER_PREFIX = "head.loss_"
 _SHOWN = 8  # keys listed in an error message
 
 
@@ -224,10 +227,11 @@ def load_mmpose_checkpoint(model, path, prefix=None, strict=True, renames=None):
     convolutions `(I, O, kh, kw)` -> `(kh, kw, O, I)`), depthwise `(C*m, 1, kh, kw)` ->
     `(kh, kw, C, m)`, linear weights transposed, batch norm `weight`/`bias`/
     `running_mean`/`running_var` -> `gamma`/`beta`/`moving_mean`/`moving_variance`
-    (`num_batches_tracked` is ignored), other parameters into the variable of the same
-    name unchanged. A loss with weights (RLE's flow, the estimator's `pose_loss`) takes
-    MMPose's `head.loss_module.*` keys. Nothing is assigned unless every matched shape
-    fits.
+    (`num_batches_tracked` is ignored, and so are the buffers of MMPose's head losses
+    other than `head.loss_module`, e.g. OKSLoss's `head.loss_oks.sigmas`), other
+    parameters into the variable of the same name unchanged. A loss with weights (RLE's
+    flow, the estimator's `pose_loss`) takes MMPose's `head.loss_module.*` keys. Nothing
+    is assigned unless every matched shape fits.
 
     Args:
         model: `kpose.models.TopdownPoseEstimator`, or a backbone/neck/head layer.
@@ -272,7 +276,9 @@ def load_mmpose_checkpoint(model, path, prefix=None, strict=True, renames=None):
     matched_paths = set()
     for key, value in state.items():
         full_key = strip + key
-        if key.rpartition(".")[2] in _IGNORED_PARAMETERS:
+        if key.rpartition(".")[2] in _IGNORED_PARAMETERS or (
+            full_key.startswith(_LOSS_BUFFER_PREFIX) and not full_key.startswith(_LOSS_PREFIX)
+        ):
             ignored.append(full_key)
             continue
         hit = None

@@ -6,3 +6,11 @@ from kpose.models.heads.integral_regression_head import IntegralRegressionHead
 from kpose.models.heads.dsnt_head import DSNTHead
 from kpose.models.heads.temporal_regression_head import TemporalRegressionHead
 from kpose.models.heads.trajectory_regression_head import TrajectoryRegressionHead
+from kpose.models.heads.yoloxpose_decode import decode_yoloxpose
+from kpose.models.heads.yoloxpose_loss import YOLOXPoseLoss
+from kpose.models.heads.rtmo_head import DCC
+from kpose.models.heads.rtmo_head import RTMOHead
+from kpose.models.heads.rtmo_head import bbox_xyxy_to_cs
+from kpose.models.heads.rtmo_head import rtmo_priors
+from kpose.models.heads.yoloxpose_head import YOLOXPoseHead
+from kpose.models.heads.point_priors import yoloxpose_priors

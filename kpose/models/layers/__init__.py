@@ -4,3 +4,7 @@ from kpose.models.layers.scale import Scale
 from kpose.models.layers.scale_norm import ScaleNorm
 from kpose.models.layers.real_nvp import RealNVP
 from kpose.models.layers.temporal_conv1d import TemporalConv1D
+from kpose.models.layers.detr_transformer_encoder_layer import DETRTransformerEncoderLayer
+from kpose.models.layers.gau_encoder import GAUEncoder
+from kpose.models.layers.rep_vgg_block import rep_vgg_block
+from kpose.models.layers.sine_positional_encoding import SinePositionalEncoding

@@ -8,3 +8,7 @@ from kpose.models.losses.js_discret_loss import JSDiscretLoss
 from kpose.models.losses.multiple_loss_wrapper import MultipleLossWrapper
 from kpose.models.losses.mpjpe_loss import MPJPELoss
 from kpose.models.losses.mpjpe_loss import MSELoss
+from kpose.models.losses.bce_loss import BCELoss
+from kpose.models.losses.iou_loss import IoULoss
+from kpose.models.losses.oks_loss import OKSLoss
+from kpose.models.losses.mle_cc_loss import MLECCLoss

@@ -38,6 +38,7 @@ def test_outputs_equal_mmpose(tmp_path):
         assert_close_to_scale(keras.ops.convert_to_numpy(output), arrays[f"features_{i}"])
 
 
+@pytest.mark.large_on_jax
 @pytest.mark.parametrize("size", ["t", "s"])
 def test_parameter_counts_equal_mmpose(size):
     deepen, widen, count, channels = _MMPOSE_COUNTS[size]
@@ -55,6 +56,7 @@ def test_parameter_counts_equal_mmpose_large(size):
     assert tuple(backbone.outputs[0].shape) == (None, 8, 6, channels)
 
 
+@pytest.mark.large_on_jax
 def test_mmpose_layer_names_and_structure():
     backbone = CSPNeXt(deepen_factor=0.33, widen_factor=0.25, out_indices=(0, 1, 2, 3, 4))
     names = {layer.name for layer in backbone.layers}
@@ -91,6 +93,7 @@ def test_serialization_and_variable_input_size():
     assert [tuple(o.shape) for o in backbone(_images(32, 32))] == [(2, 1, 1, 128), (2, 4, 4, 32)]
 
 
+@pytest.mark.large_on_jax
 def test_depthwise_and_p6():
     backbone = CSPNeXt(arch="P6", widen_factor=0.125, deepen_factor=0.167, use_depthwise=True,
                        out_indices=(5,), channel_attention=False, norm_epsilon=1e-3,
@@ -126,6 +129,7 @@ def test_frozen_stages():
     np.testing.assert_array_equal(before, after)
 
 
+@pytest.mark.large_on_jax
 def test_mixed_precision():
     run_mixed_precision_test(
         CSPNeXt,

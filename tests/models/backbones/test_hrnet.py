@@ -52,6 +52,7 @@ def test_width_builds_mmpose_layout():
         assert _extra_for_width(width) == hrnet_extra(width)
 
 
+@pytest.mark.large_on_jax
 def test_shapes_and_serialization():
     # A multiscale stage 4 returns all four branches (strides 4, 8, 16, 32).
     backbone = HRNet(extra=tiny_extra(multiscale_output=True))

@@ -72,6 +72,7 @@ def test_zero_init_residual_and_frozen_stages():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(gamma), 1.0)
 
 
+@pytest.mark.large_on_jax
 def test_mixed_precision():
     run_mixed_precision_test(
         ResNet, {"depth": 18, "out_indices": (0, 3), "input_shape": (32, 32, 3)}, _images(32, 32)

@@ -54,6 +54,7 @@ def test_keras_file_round_trip(tmp_path):
     assert np.isfinite(_train_loss(loaded, x, y))
 
 
+@pytest.mark.large_on_jax
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision(policy):
     keras.config.set_dtype_policy(policy)

@@ -101,6 +101,7 @@ def test_keras_file_round_trip(tmp_path):
                                model.predict_on_batch(x)["keypoints"], atol=1e-5)
 
 
+@pytest.mark.large_on_jax
 def test_mixed_precision_keeps_float32_outputs():
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:

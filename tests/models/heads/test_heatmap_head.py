@@ -51,6 +51,7 @@ def test_default_head_and_no_final_layer():
     assert_all_close(head(_feats()), _feats()[-1])
 
 
+@pytest.mark.large_on_jax
 def test_mixed_precision_outputs_float32():
     for impl in ("transpose", "subpixel", "phase"):
         run_mixed_precision_test(

@@ -93,6 +93,7 @@ def test_every_rtmpose_m_key_maps(tmp_path):
         assert len(report.loaded) + len(report.ignored) == len(state)
 
 
+@pytest.mark.large_on_jax
 def test_serialization():
     run_layer_test(
         _tiny(act_fn="ReLU", use_rel_bias=True, final_layer_kernel_size=3),
@@ -102,6 +103,7 @@ def test_serialization():
     )
 
 
+@pytest.mark.large_on_jax
 def test_mixed_precision_outputs_float32():
     run_mixed_precision_test(
         RTMCCHead,

@@ -1,0 +1,171 @@
+"""YOLOX-Pose decoding in batched `keras.ops`: boxes and keypoints from prior points,
+scores, score threshold, greedy NMS, persons padded to a fixed count (MMPose's
+`YOLOXPoseHead.decode_bbox`, `decode_kpt_reg` and `predict`)."""
+
+from keras import ops
+
+from kpose.models.task_modules.metric_calculators import bbox_overlaps
+
+OUTPUT_KEYS = ("cls_scores", "objectness", "bbox_preds", "kpt_offsets", "kpt_vis")
+
+
+def decode_bboxes(bbox_preds, priors):
+    """Boxes from raw `(dx, dy, log w, log h)`: centre `d * stride + prior`, size
+    `exp(log wh) * stride` (the priors' last column, stride_h, for both axes, as MMPose).
+
+    Args:
+        bbox_preds: `[B, P, 4]` raw box outputs.
+        priors: `[P, 4]` (x, y, stride_w, stride_h).
+    Returns:
+        `[B, P, 4]` xyxy boxes in input pixels.
+    """
+    priors = ops.cast(ops.convert_to_tensor(priors), "float32")
+    bbox_preds = ops.cast(ops.convert_to_tensor(bbox_preds), "float32")
+    stride = priors[None, :, 3:4]
+    xys = bbox_preds[..., :2] * stride + priors[None, :, :2]
+    half = ops.exp(bbox_preds[..., 2:]) * stride / 2
+    return ops.concatenate([xys - half, xys + half], axis=-1)
+
+
+def decode_keypoints(kpt_offsets, priors):
+    """Keypoints `offset * stride + prior` from raw offsets.
+
+    Args:
+        kpt_offsets: `[B, P, K, 2]` raw keypoint outputs.
+        priors: `[P, 4]` (x, y, stride_w, stride_h).
+    Returns:
+        `[B, P, K, 2]` keypoints in input pixels.
+    """
+    priors = ops.cast(ops.convert_to_tensor(priors), "float32")
+    kpt_offsets = ops.cast(ops.convert_to_tensor(kpt_offsets), "float32")
+    return kpt_offsets * priors[None, :, None, 3:4] + priors[None, :, None, :2]
+
+
+def batched_nms(bboxes, valid, iou_threshold):
+    """Greedy NMS of boxes already sorted by descending score, batched.
+
+    A box is kept when it is valid and no kept box before it overlaps it with IoU >
+    `iou_threshold` (MMPose's `nms_torch`). Computed as the fixed point of that rule
+    from "keep every valid box" (it is reached after at most as many rounds as the
+    longest chain of suppressions, and is exactly the greedy result), with the
+    `[B, M, M]` IoU matrix in memory, `keras.ops.while_loop`, no loop over images.
+
+    Args:
+        bboxes: `[B, M, 4]` xyxy boxes, by descending score.
+        valid: bool `[B, M]`, the candidates (false ones are never kept).
+        iou_threshold: float.
+    Returns:
+        bool `[B, M]`, the kept boxes.
+    """
+    bboxes = ops.cast(ops.convert_to_tensor(bboxes), "float32")
+    valid = ops.cast(ops.convert_to_tensor(valid), "bool")
+    num = bboxes.shape[1]
+    ious = bbox_overlaps(bboxes, bboxes)
+    earlier = ops.arange(num)[:, None] < ops.arange(num)[None, :]  # [j, i]: j before i
+    suppresses = ops.logical_and(ious > iou_threshold, earlier[None])
+
+    def step(keep):
+        hit = ops.any(ops.logical_and(keep[:, :, None], suppresses), axis=1)
+        return ops.logical_and(valid, ops.logical_not(hit))
+
+    def cond(keep, changed):
+        return changed
+
+    def body(keep, changed):
+        new = step(keep)
+        return new, ops.any(ops.not_equal(new, keep))
+
+    keep, _ = ops.while_loop(
+        cond, body, (valid, ops.convert_to_tensor(True)), maximum_iterations=num + 1
+    )
+    return keep
+
+
+def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
+                     nms_pre=1000, max_persons=100):
+    """Persons from YOLOX-Pose raw outputs, as MMPose's `YOLOXPoseHead.predict`.
+
+    Per prior: score `sigmoid(cls) * sigmoid(obj)`, maximised over classes (its label
+    the argmax), boxes and keypoints decoded from the priors, keypoint scores
+    `sigmoid(kpt_vis)`. The priors scoring above `score_thr` are sorted by score, the
+    best `nms_pre` of them go through greedy NMS at IoU `nms_thr` (`nms_thr >= 1`: no
+    NMS) on the unclipped boxes, and the first `max_persons` kept ones come out in
+    score order, boxes clipped to the input (x to [0, w], y to [0, h]). MMPose's
+    `nms_pre` is 100000 (every candidate): kpose's default 1000 bounds the `[B, M, M]`
+    IoU matrix; the result is MMPose's whenever the persons it keeps lie among the best
+    `nms_pre` candidates, since greedy NMS decides each box from the boxes before it.
+
+    Args:
+        outputs: dict of the head's raw outputs over the `P` priors:
+            `"cls_scores"` `[B, P, C]`, `"objectness"` `[B, P, 1]` (logits),
+            `"bbox_preds"` `[B, P, 4]`, `"kpt_offsets"` `[B, P, K, 2]`,
+            `"kpt_vis"` `[B, P, K]` (logits).
+        priors: `[P, 4]` prior points (x, y, stride_w, stride_h).
+        input_size: (width, height) of the model input, for the box clipping.
+        score_thr, nms_thr: float. nms_pre, max_persons: int.
+    Returns:
+        dict: `"keypoints"` `[B, max_persons, K, 2]` and `"bboxes"` `[B, max_persons, 4]`
+        in input pixels, `"keypoint_scores"` `[B, max_persons, K]`, `"bbox_scores"`
+        `[B, max_persons]`, `"labels"` int32 `[B, max_persons]`, `"num_persons"` int32
+        `[B]`; entries past `num_persons` are 0.
+    """
+    cls = ops.cast(outputs["cls_scores"], "float32")
+    obj = ops.cast(outputs["objectness"], "float32")
+    scores = ops.sigmoid(cls) * ops.sigmoid(obj)
+    best = ops.max(scores, axis=-1)
+    labels = ops.cast(ops.argmax(scores, axis=-1), "int32")
+    bboxes = decode_bboxes(ops.cast(outputs["bbox_preds"], "float32"), priors)
+    keypoints = decode_keypoints(ops.cast(outputs["kpt_offsets"], "float32"), priors)
+    kpt_scores = ops.sigmoid(ops.cast(outputs["kpt_vis"], "float32"))
+
+    num_priors = cls.shape[1]
+    m = min(int(nms_pre), int(num_priors))
+    candidate = best > float(score_thr)
+    top, order = ops.top_k(ops.where(candidate, best, -1.0), m)
+    valid = top > float(score_thr)
+
+    def take(x):
+        idx = ops.reshape(order, tuple(ops.shape(order)) + (1,) * (len(x.shape) - 2))
+        return ops.take_along_axis(x, idx, axis=1)
+
+    bboxes, keypoints, kpt_scores, labels = (
+        take(bboxes), take(keypoints), take(kpt_scores), take(labels[..., None])[..., 0]
+    )
+    keep = batched_nms(bboxes, valid, float(nms_thr)) if nms_thr < 1.0 else valid
+
+    # the kept boxes, in score order, first
+    n_out = min(int(max_persons), m)
+    rank = ops.where(keep, float(m) - ops.cast(ops.arange(m), "float32"), 0.0)
+    _, first = ops.top_k(rank, n_out)
+    count = ops.minimum(ops.sum(ops.cast(keep, "int32"), axis=1), n_out)
+    present = ops.arange(n_out)[None, :] < count[:, None]
+
+    def pick(x):
+        idx = ops.reshape(first, tuple(ops.shape(first)) + (1,) * (len(x.shape) - 2))
+        y = ops.take_along_axis(x, idx, axis=1)
+        mask = ops.reshape(present, tuple(ops.shape(present)) + (1,) * (len(x.shape) - 2))
+        y = ops.where(mask, y, ops.zeros_like(y))
+        pad = int(max_persons) - n_out
+        if pad:
+            y = ops.pad(y, [(0, 0), (0, pad)] + [(0, 0)] * (len(x.shape) - 2))
+        return y
+
+    width, height = float(input_size[0]), float(input_size[1])
+    bboxes = pick(bboxes)
+    bboxes = ops.stack(
+        [
+            ops.clip(bboxes[..., 0], 0.0, width),
+            ops.clip(bboxes[..., 1], 0.0, height),
+            ops.clip(bboxes[..., 2], 0.0, width),
+            ops.clip(bboxes[..., 3], 0.0, height),
+        ],
+        axis=-1,
+    )
+    return {
+        "keypoints": pick(keypoints),
+        "keypoint_scores": pick(kpt_scores),
+        "bboxes": bboxes,
+        "bbox_scores": pick(top),
+        "labels": pick(labels),
+        "num_persons": count,
+    }
