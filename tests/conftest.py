@@ -27,9 +27,11 @@ def synthetic_coco(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.large_on_jax`: structure-only tests (serialisation, mixed-precision
-    dtypes, parameter counts) that JAX traces slowly. They run on TensorFlow and PyTorch
-    always and on JAX with `-m large`; numeric tests stay on all three backends."""
+    """`@pytest.mark.large_on_jax`: tests JAX runs slowly (it traces eager layer calls op
+    by op) that the suite's time budget keeps off the JAX stage: structure-only checks
+    (serialisation, mixed-precision dtypes, parameter counts) and the bottom-up
+    components no estimator uses yet. They run on TensorFlow and PyTorch always and on
+    JAX with `-m large`."""
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "jax":
         return
     if "large" in (config.getoption("-m") or "").replace("not large", ""):

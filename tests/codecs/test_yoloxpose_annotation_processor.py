@@ -5,6 +5,10 @@ import pytest
 from kpose.codecs import YOLOXPoseAnnotationProcessor
 from tests.test_case import run_serialization_test
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 
 def _np(tree):
     return {k: keras.ops.convert_to_numpy(v) for k, v in tree.items()}

@@ -14,6 +14,10 @@ from kpose.models.heads.rtmo_head import rtmo_priors
 from kpose.models.necks.hybrid_encoder import HybridEncoder
 from kpose.models.presets.rtmo import PRESETS
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "rtmo-s_coco-640x640_tiny")
 CHECKPOINT = os.path.join(FIXTURE, "checkpoint.pth")
 KEYS = ("cls_scores", "bbox_preds", "kpt_offsets", "kpt_vis", "pose_vecs")

@@ -13,6 +13,10 @@ from tests.test_case import run_layer_test
 from tests.test_case import run_mixed_precision_test
 from tests.test_case import run_serialization_test
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 # MMPose 1.3.2's numbers on the shrunk rtmo-s fixture (its make_modules_reference.py).
 FIXTURE = os.path.join(
     os.path.dirname(__file__), "..", "..", "fixtures", "rtmo-s_coco-640x640_tiny"

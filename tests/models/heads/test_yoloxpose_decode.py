@@ -8,6 +8,10 @@ from kpose.models.heads.yoloxpose_decode import batched_nms
 from kpose.models.heads.yoloxpose_decode import decode_yoloxpose
 from tests.models import yoloxpose_reference as reference
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 
 def _np(tree):
     return {k: keras.ops.convert_to_numpy(v) for k, v in tree.items()}

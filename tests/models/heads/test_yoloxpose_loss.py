@@ -7,6 +7,10 @@ from kpose.models.heads import YOLOXPoseLoss
 from tests.models import yoloxpose_reference as reference
 from tests.test_case import run_serialization_test
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 TERMS = ("loss_obj", "loss_bbox", "loss_kpt", "loss_vis", "loss_cls")
 
 

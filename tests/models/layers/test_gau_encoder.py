@@ -8,6 +8,10 @@ from tests.test_case import assert_all_close
 from tests.test_case import run_layer_test
 from tests.test_case import run_mixed_precision_test
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 
 def _x():
     return np.random.default_rng(0).normal(size=(2, 3, 5, 8)).astype("float32")

@@ -7,6 +7,10 @@ import pytest
 from kpose.models.losses.mle_cc_loss import MLECCLoss
 from tests.test_case import run_serialization_test
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 # MMPose 1.3.2's MLECCLoss (loss_weight 2) on the DCC's distributions and targets of the
 # rtmo-s fixture (its make_modules_reference.py).
 FIXTURE = os.path.join(

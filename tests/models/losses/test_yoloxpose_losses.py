@@ -11,6 +11,10 @@ from kpose.models.losses import OKSLoss
 from tests.models import yoloxpose_reference as reference
 from tests.test_case import run_serialization_test
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 
 def _np(x):
     return keras.ops.convert_to_numpy(x)

@@ -6,6 +6,10 @@ from kpose.models.necks.yolox_pafpn import YOLOXPAFPN
 from tests.test_case import run_layer_test
 from tests.test_case import run_mixed_precision_test
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 # Backend-independent structure (names, shapes, counts): checked on TensorFlow only, as
 # building the graph is slow on JAX (each layer traced).
 _STRUCTURE = pytest.mark.skipif(

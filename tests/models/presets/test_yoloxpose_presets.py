@@ -5,6 +5,10 @@ import pytest
 
 from kpose.models.presets.yoloxpose import PRESETS
 
+# The bottom-up components are not yet used by an estimator: on JAX (slow to trace
+# them) they run with `-m large`; TensorFlow and PyTorch run them always.
+pytestmark = pytest.mark.large_on_jax
+
 
 def test_presets_are_data_with_consistent_channels():
     assert sorted(PRESETS) == [
