@@ -176,24 +176,7 @@ class Mosaic(BaseTransform):
         return result
 
     def transform(self, sample, transformation=None):
-        sample = dict(sample)
-        if len(sample.get("mix_samples", ())) != self.num_mix_samples:
-            raise ValueError(
-                f"Mosaic needs {self.num_mix_samples} other samples in `mix_samples`. "
-                f"Received: {len(sample.get('mix_samples', ()))}"
-            )
-        k = _num_keypoints(sample)
-        keys = ["image"] + list(INSTANCE_KEYS)
-        plain = _with_instances({key: sample[key] for key in keys if key in sample}, k)
-
-        def mixed():
-            result = self._apply(sample, transformation)
-            return {key: result[key] for key in plain}
-
-        chosen = tf.cond(tf.convert_to_tensor(transformation["apply"]), mixed, lambda: plain)
-        sample.pop("mix_samples")
-        sample.update(chosen)
-        return sample
+        return _mix_or_keep(self, "samples", sample, transformation["apply"], transformation)
 
     def get_config(self):
         return {
@@ -202,6 +185,29 @@ class Mosaic(BaseTransform):
             "pad_val": self.pad_val,
             "prob": self.prob,
         }
+
+
+def _mix_or_keep(transform, noun, sample, apply, transformation):
+    """`transform._apply(sample, transformation)` where `apply`, else the sample's own
+    image and instances (with instance fields completed), `mix_samples` removed."""
+    sample = dict(sample)
+    if len(sample.get("mix_samples", ())) != transform.num_mix_samples:
+        raise ValueError(
+            f"{type(transform).__name__} needs {transform.num_mix_samples} other {noun} in "
+            f"`mix_samples`. Received: {len(sample.get('mix_samples', ()))}"
+        )
+    k = _num_keypoints(sample)
+    keys = ["image"] + list(INSTANCE_KEYS)
+    plain = _with_instances({key: sample[key] for key in keys if key in sample}, k)
+
+    def mixed():
+        result = transform._apply(sample, transformation)
+        return {key: result[key] for key in plain}
+
+    chosen = tf.cond(tf.convert_to_tensor(apply), mixed, lambda: plain)
+    sample.pop("mix_samples")
+    sample.update(chosen)
+    return sample
 
 
 def _with_instances(sample, k):
@@ -348,22 +354,10 @@ class YOLOXMixUp(BaseTransform):
         return out
 
     def transform(self, sample, transformation=None):
-        sample = dict(sample)
-        if len(sample.get("mix_samples", ())) != self.num_mix_samples:
-            raise ValueError(
-                f"YOLOXMixUp needs {self.num_mix_samples} other sample in `mix_samples`. "
-                f"Received: {len(sample.get('mix_samples', ()))}"
-            )
-        k = _num_keypoints(sample)
-        plain = _with_instances(
-            {key: sample[key] for key in ["image"] + list(INSTANCE_KEYS) if key in sample}, k
-        )
-        other_n = tf.shape(sample["mix_samples"][0]["keypoints"])[0]
+        others = sample.get("mix_samples") or ({"keypoints": tf.zeros([0])},)
+        other_n = tf.shape(others[0]["keypoints"])[0]
         apply = tf.logical_and(tf.convert_to_tensor(transformation["apply"]), other_n > 0)
-        chosen = tf.cond(apply, lambda: self._apply(sample, transformation), lambda: plain)
-        sample.pop("mix_samples")
-        sample.update(chosen)
-        return sample
+        return _mix_or_keep(self, "sample", sample, apply, transformation)
 
     def get_config(self):
         return {
