@@ -132,21 +132,29 @@ class YOLOXPoseAnnotationProcessor(BaseKeypointCodec):
         }
 
     def check_outputs(self, outputs):
-        """Raises `ValueError` unless `outputs` is the YOLOX-Pose raw outputs dict."""
-        from kpose.models.heads.yoloxpose_decode import OUTPUT_KEYS
-
-        if not isinstance(outputs, dict) or any(k not in outputs for k in OUTPUT_KEYS):
+        """Raises `ValueError` unless `outputs` is a one-stage head's raw outputs dict:
+        YOLOX-Pose's (`"cls_scores"`, `"objectness"`, `"bbox_preds"`, `"kpt_offsets"`,
+        `"kpt_vis"`) or RTMO's (no `"objectness"`, plus `"pose_vecs"`)."""
+        required = ("cls_scores", "bbox_preds", "kpt_offsets", "kpt_vis")
+        if not isinstance(outputs, dict) or any(k not in outputs for k in required):
             raise ValueError(
-                f"YOLOXPoseAnnotationProcessor decodes a dict with keys {OUTPUT_KEYS}. "
-                "Received: outputs="
+                f"YOLOXPoseAnnotationProcessor decodes a dict with keys {required} (and "
+                "`objectness` or `pose_vecs`). Received: outputs="
                 + (str(sorted(outputs)) if isinstance(outputs, dict) else type(outputs).__name__)
             )
 
-    def decode(self, outputs, priors=None):
+    def decode(self, outputs, priors=None, input_size=None, keypoint_decoder=None):
+        """Persons of a batch, `decode_yoloxpose` with the test settings held here.
+
+        `priors` default to `yoloxpose_priors(input_size, strides)`; `input_size`
+        `(w, h)` to the codec's (give it when the input is another size);
+        `keypoint_decoder`: RTMO's `head.decode_keypoints` (see `decode_yoloxpose`).
+        """
         from kpose.models.heads.yoloxpose_decode import decode_yoloxpose
 
         self.check_outputs(outputs)
-        if self.input_size is None:
+        input_size = self.input_size if input_size is None else tuple(input_size)
+        if input_size is None:
             raise ValueError(
                 "YOLOXPoseAnnotationProcessor.decode needs `input_size` (width, height). "
                 "Received: input_size=None"
@@ -154,10 +162,11 @@ class YOLOXPoseAnnotationProcessor(BaseKeypointCodec):
         if priors is None:
             from kpose.models.heads.point_priors import yoloxpose_priors
 
-            priors = yoloxpose_priors(self.input_size, self.strides)
+            priors = yoloxpose_priors(input_size, self.strides)
         return decode_yoloxpose(
-            outputs, priors, self.input_size, score_thr=self.score_thr,
+            outputs, priors, input_size, score_thr=self.score_thr,
             nms_thr=self.nms_thr, nms_pre=self.nms_pre, max_persons=self.max_persons,
+            keypoint_decoder=keypoint_decoder,
         )
 
     def get_config(self):

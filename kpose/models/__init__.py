@@ -36,6 +36,7 @@ from kpose.models.necks import GlobalAveragePooling
 from kpose.models.preprocessors import PoseDataPreprocessor
 from kpose.models.estimators import TopdownPoseEstimator
 from kpose.models.estimators import PoseLifter
+from kpose.models.estimators import BottomupPoseEstimator
 from kpose.models.layers import FusedBatchNormalization
 from kpose.models.layers import GatedAttentionUnit
 from kpose.models.layers import RealNVP
@@ -54,3 +55,4 @@ from kpose.models.layers import GAUEncoder
 from kpose.models.layers import SinePositionalEncoding
 from kpose.models.heads import YOLOXPoseHead
 from kpose.models.necks import YOLOXPAFPN
+from kpose.models.losses import VariFocalLoss

@@ -1,5 +1,6 @@
 """What every estimator shares: (de)serialising its parts, float32 outputs, the loss
-scaling under `tf.distribute`, and retracing `predict` when `flip_test` changes."""
+scaling under `tf.distribute`, retracing `predict` when `flip_test` changes, and a
+`predict_step` over layers called one by one."""
 
 import keras
 from keras import ops
@@ -26,6 +27,14 @@ def _scale_for_replicas(loss):
     return loss
 
 
+def _network_outputs(images, preprocessor, backbone, neck, head):
+    """The head's outputs of `images` through preprocessor, backbone and optional neck."""
+    features = backbone(preprocessor(images))
+    if neck is not None:
+        features = neck(features)
+    return head(features)
+
+
 def _float32(outputs):
     return keras.tree.map_structure(lambda t: ops.cast(t, "float32"), outputs)
 
@@ -39,3 +48,25 @@ class FlipTestRetrace:
             force = True
             self._traced_flip_test = self.flip_test
         return super().make_predict_function(force=force)
+
+
+class StatelessPredictStep:
+    """Mixin for a `keras.Model` whose prediction `_predict_batch(x)` calls its layers
+    one by one (flip test, decoding with layers): Keras' JAX trainer calls
+    `predict_step(state, data)` and expects the outputs and the non-trainable variables
+    back, so there the given state is mapped onto the variables; TensorFlow and PyTorch
+    call `predict_step(data)`."""
+
+    def predict_step(self, *args):
+        if len(args) == 2:
+            (trainable, non_trainable), data = args
+            x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+            mapping = list(zip(self.trainable_variables, trainable)) + list(
+                zip(self.non_trainable_variables, non_trainable)
+            )
+            with keras.StatelessScope(state_mapping=mapping):
+                outputs = self._predict_batch(x)
+            return outputs, non_trainable
+        (data,) = args
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self._predict_batch(x)

@@ -6,6 +6,7 @@ from keras import ops
 
 from kpose.api_export import kpose_export
 from kpose.models.estimators.estimator_utils import FlipTestRetrace
+from kpose.models.estimators.estimator_utils import StatelessPredictStep
 from kpose.models.estimators.estimator_utils import _deserialize
 from kpose.models.estimators.estimator_utils import _float32
 from kpose.models.estimators.estimator_utils import _scale_for_replicas
@@ -53,7 +54,7 @@ def _edge_pad(x, left, right):
 
 
 @kpose_export("kpose.models.PoseLifter")
-class PoseLifter(FlipTestRetrace, keras.Model):
+class PoseLifter(StatelessPredictStep, FlipTestRetrace, keras.Model):
     """2D-to-3D pose lifter (MMPose's `PoseLifter`): codec normalisation -> backbone ->
     head, with an optional trajectory model.
 
@@ -387,24 +388,6 @@ class PoseLifter(FlipTestRetrace, keras.Model):
         pose, trajectory = self._predict_normalized(self.lifting_inputs(self._complete_inputs(x)))
         keypoints, scores = self._decode(pose, trajectory)
         return {"keypoints": keypoints[:, 0], "keypoint_scores": scores[:, 0]}
-
-    def predict_step(self, *args):
-        # Keras' JAX trainer calls `predict_step(state, data)` and expects the outputs
-        # and the non-trainable variables back; TensorFlow and PyTorch call
-        # `predict_step(data)`. The layers are called one by one (flip test), so on JAX
-        # the given state is mapped onto the variables.
-        if len(args) == 2:
-            (trainable, non_trainable), data = args
-            x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-            mapping = list(zip(self.trainable_variables, trainable)) + list(
-                zip(self.non_trainable_variables, non_trainable)
-            )
-            with keras.StatelessScope(state_mapping=mapping):
-                outputs = self._predict_batch(x)
-            return outputs, non_trainable
-        (data,) = args
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._predict_batch(x)
 
     def predict_sequence(self, keypoints, image_size, keypoints_visible=None):
         """Every frame of whole 2D sequences lifted to 3D in one pass.

@@ -7,6 +7,7 @@ from kpose.api_export import kpose_export
 from kpose.models.estimators.estimator_utils import FlipTestRetrace
 from kpose.models.estimators.estimator_utils import _deserialize
 from kpose.models.estimators.estimator_utils import _float32
+from kpose.models.estimators.estimator_utils import _network_outputs
 from kpose.models.estimators.estimator_utils import _scale_for_replicas
 from kpose.models.estimators.estimator_utils import _serialize
 
@@ -116,10 +117,7 @@ class TopdownPoseEstimator(FlipTestRetrace, keras.Model):
 
         # === Functional Model ===
         images = keras.Input(shape=(input_h, input_w, 3), dtype="uint8", name="images")
-        features = backbone(preprocessor(images))
-        if neck is not None:
-            features = neck(features)
-        outputs = head(features)
+        outputs = _network_outputs(images, preprocessor, backbone, neck, head)
         codec.check_outputs(outputs)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
 

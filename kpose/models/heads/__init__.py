@@ -14,3 +14,4 @@ from kpose.models.heads.rtmo_head import bbox_xyxy_to_cs
 from kpose.models.heads.rtmo_head import rtmo_priors
 from kpose.models.heads.yoloxpose_head import YOLOXPoseHead
 from kpose.models.heads.point_priors import yoloxpose_priors
+from kpose.models.heads.rtmo_loss import RTMOLoss

@@ -568,6 +568,11 @@ class RTMOHead(keras.layers.Layer):
     def call(self, inputs, training=None):
         return self.head_module(list(inputs), training=training)
 
+    def priors(self, input_size):
+        """The prior points of an input `(w, h)`, in the order of the outputs:
+        `rtmo_priors(input_size, featmap_strides)`."""
+        return rtmo_priors(tuple(input_size), tuple(self.featmap_strides))
+
     def decode_keypoints(self, pose_vecs, bboxes, grids):
         """Inference keypoints `[..., K, 2]` (float32, input-space pixels) of rows with
         pose vectors `[..., C]`, decoded xyxy boxes `[..., 4]` and prior points

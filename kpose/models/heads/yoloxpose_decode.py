@@ -82,15 +82,21 @@ def batched_nms(bboxes, valid, iou_threshold):
 
 
 def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
-                     nms_pre=1000, max_persons=100):
-    """Persons from YOLOX-Pose raw outputs, as MMPose's `YOLOXPoseHead.predict`.
+                     nms_pre=1000, max_persons=100, keypoint_decoder=None):
+    """Persons from YOLOX-Pose (or RTMO) raw outputs, as MMPose's `YOLOXPoseHead.predict`
+    (and `RTMOHead.predict`).
 
-    Per prior: score `sigmoid(cls) * sigmoid(obj)`, maximised over classes (its label
-    the argmax), boxes and keypoints decoded from the priors, keypoint scores
-    `sigmoid(kpt_vis)`. The priors scoring above `score_thr` are sorted by score, the
-    best `nms_pre` of them go through greedy NMS at IoU `nms_thr` (`nms_thr >= 1`: no
-    NMS) on the unclipped boxes, and the first `max_persons` kept ones come out in
-    score order, boxes clipped to the input (x to [0, w], y to [0, h]). MMPose's
+    Per prior: score `sigmoid(cls) * sigmoid(obj)` (`sigmoid(cls)` when the outputs have
+    no `"objectness"`, as RTMO's), maximised over classes (its label the argmax), boxes
+    and keypoints decoded from the priors, keypoint scores `sigmoid(kpt_vis)`. With a
+    `keypoint_decoder` (RTMO's `head.decode_keypoints`), the keypoints of the persons
+    kept come from `keypoint_decoder(pose_vecs, boxes, prior points)` on their rows of
+    `outputs["pose_vecs"]`, their unclipped boxes and their priors' `(x, y)`.
+
+    The priors scoring above `score_thr` are sorted by score, the best `nms_pre` of
+    them go through greedy NMS at IoU `nms_thr` (`nms_thr >= 1`: no NMS) on the
+    unclipped boxes, and the first `max_persons` kept ones come out in score order,
+    boxes clipped to the input (x to [0, w], y to [0, h]). MMPose's
     `nms_pre` is 100000 (every candidate): kpose's default 1000 bounds the `[B, M, M]`
     IoU matrix; the result is MMPose's whenever the persons it keeps lie among the best
     `nms_pre` candidates, since greedy NMS decides each box from the boxes before it.
@@ -100,9 +106,13 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
             `"cls_scores"` `[B, P, C]`, `"objectness"` `[B, P, 1]` (logits),
             `"bbox_preds"` `[B, P, 4]`, `"kpt_offsets"` `[B, P, K, 2]`,
             `"kpt_vis"` `[B, P, K]` (logits).
+            RTMO's have no `"objectness"` and add `"pose_vecs"` `[B, P, C]`.
         priors: `[P, 4]` prior points (x, y, stride_w, stride_h).
         input_size: (width, height) of the model input, for the box clipping.
         score_thr, nms_thr: float. nms_pre, max_persons: int.
+        keypoint_decoder: callable or None. `(pose_vecs [B, n, C], boxes [B, n, 4],
+            points [B, n, 2]) -> keypoints [B, n, K, 2]`. Defaults to `None` (keypoints
+            from `"kpt_offsets"`).
     Returns:
         dict: `"keypoints"` `[B, max_persons, K, 2]` and `"bboxes"` `[B, max_persons, 4]`
         in input pixels, `"keypoint_scores"` `[B, max_persons, K]`, `"bbox_scores"`
@@ -110,12 +120,20 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
         `[B]`; entries past `num_persons` are 0.
     """
     cls = ops.cast(outputs["cls_scores"], "float32")
-    obj = ops.cast(outputs["objectness"], "float32")
-    scores = ops.sigmoid(cls) * ops.sigmoid(obj)
+    scores = ops.sigmoid(cls)
+    if "objectness" in outputs:
+        scores = scores * ops.sigmoid(ops.cast(outputs["objectness"], "float32"))
     best = ops.max(scores, axis=-1)
     labels = ops.cast(ops.argmax(scores, axis=-1), "int32")
     bboxes = decode_bboxes(ops.cast(outputs["bbox_preds"], "float32"), priors)
-    keypoints = decode_keypoints(ops.cast(outputs["kpt_offsets"], "float32"), priors)
+    if keypoint_decoder is None:
+        rows = decode_keypoints(ops.cast(outputs["kpt_offsets"], "float32"), priors)
+    else:
+        points = ops.cast(ops.convert_to_tensor(priors), "float32")[None, :, :2]
+        rows = ops.concatenate(
+            [ops.cast(outputs["pose_vecs"], "float32"),
+             ops.broadcast_to(points, tuple(ops.shape(bboxes)[:2]) + (2,))], axis=-1
+        )
     kpt_scores = ops.sigmoid(ops.cast(outputs["kpt_vis"], "float32"))
 
     num_priors = cls.shape[1]
@@ -128,8 +146,8 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
         idx = ops.reshape(order, tuple(ops.shape(order)) + (1,) * (len(x.shape) - 2))
         return ops.take_along_axis(x, idx, axis=1)
 
-    bboxes, keypoints, kpt_scores, labels = (
-        take(bboxes), take(keypoints), take(kpt_scores), take(labels[..., None])[..., 0]
+    bboxes, rows, kpt_scores, labels = (
+        take(bboxes), take(rows), take(kpt_scores), take(labels[..., None])[..., 0]
     )
     keep = batched_nms(bboxes, valid, float(nms_thr)) if nms_thr < 1.0 else valid
 
@@ -152,6 +170,14 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
 
     width, height = float(input_size[0]), float(input_size[1])
     bboxes = pick(bboxes)
+    rows = pick(rows)
+    if keypoint_decoder is None:
+        keypoints = rows
+    else:
+        # over all `max_persons` rows (the picked ones are padded past `n_out`)
+        mask = (ops.arange(int(max_persons))[None, :] < count[:, None])[..., None, None]
+        keypoints = keypoint_decoder(rows[..., :-2], bboxes, rows[..., -2:])
+        keypoints = ops.where(mask, ops.cast(keypoints, "float32"), 0.0)
     bboxes = ops.stack(
         [
             ops.clip(bboxes[..., 0], 0.0, width),
@@ -162,7 +188,7 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
         axis=-1,
     )
     return {
-        "keypoints": pick(keypoints),
+        "keypoints": keypoints,
         "keypoint_scores": pick(kpt_scores),
         "bboxes": bboxes,
         "bbox_scores": pick(top),

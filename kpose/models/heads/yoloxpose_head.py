@@ -202,6 +202,13 @@ class YOLOXPoseHead(keras.Model):
         self.norm_epsilon = norm_epsilon
         self.norm_momentum = norm_momentum
 
+    def priors(self, input_size):
+        """The prior points of an input `(w, h)`, in the order of the outputs:
+        `kpose.models.heads.yoloxpose_priors(input_size, featmap_strides)`."""
+        from kpose.models.heads.point_priors import yoloxpose_priors
+
+        return yoloxpose_priors(tuple(input_size), tuple(self.featmap_strides))
+
     def get_config(self):
         return {
             "name": self.name,

@@ -29,6 +29,25 @@ def _revive(obj, default):
     return obj
 
 
+def _keys(value):
+    return sorted(value) if isinstance(value, dict) else type(value).__name__
+
+
+def check_loss_inputs(loss_name, outputs, targets, output_keys):
+    """Raises `ValueError` unless `outputs` and `targets` are dicts holding
+    `output_keys` and `TARGET_KEYS` (a one-stage loss's call arguments)."""
+    if not isinstance(outputs, dict) or any(k not in outputs for k in output_keys):
+        raise ValueError(
+            f"{loss_name} takes the head's raw outputs dict with keys {output_keys}. "
+            f"Received: outputs={_keys(outputs)}"
+        )
+    if not isinstance(targets, dict) or any(k not in targets for k in TARGET_KEYS):
+        raise ValueError(
+            f"{loss_name} takes targets with keys {TARGET_KEYS}. Received: "
+            f"targets={_keys(targets)}"
+        )
+
+
 def _gather(x, index):
     """`x[b, index[b, p]]`: `[B, N, ...]`, `[B, P]` -> `[B, P, ...]`."""
     idx = ops.reshape(index, tuple(ops.shape(index)) + (1,) * (len(x.shape) - 2))
@@ -142,16 +161,7 @@ class YOLOXPoseLoss:
         self.strides = tuple(strides)
 
     def _check(self, outputs, targets):
-        if not isinstance(outputs, dict) or any(k not in outputs for k in OUTPUT_KEYS):
-            raise ValueError(
-                f"YOLOXPoseLoss takes the head's raw outputs dict with keys {OUTPUT_KEYS}. "
-                f"Received: outputs={sorted(outputs) if isinstance(outputs, dict) else type(outputs).__name__}"
-            )
-        if not isinstance(targets, dict) or any(k not in targets for k in TARGET_KEYS):
-            raise ValueError(
-                f"YOLOXPoseLoss takes targets with keys {TARGET_KEYS}. Received: "
-                f"targets={sorted(targets) if isinstance(targets, dict) else type(targets).__name__}"
-            )
+        check_loss_inputs("YOLOXPoseLoss", outputs, targets, OUTPUT_KEYS)
 
     def compute_losses(self, outputs, targets, priors=None):
         """The loss terms, a dict of float32 scalars (`"loss_bbox_aux"` only with
@@ -249,7 +259,9 @@ class YOLOXPoseLoss:
         losses["num_positives"] = num_pos
         return losses
 
-    def __call__(self, outputs, targets, priors=None):
+    def __call__(self, outputs, targets, priors=None, head=None, training=True):
+        # `head` and `training` are part of the bottom-up loss contract (RTMO's loss
+        # runs its DCC); YOLOX-Pose's loss needs only the outputs.
         losses = self.compute_losses(outputs, targets, priors)
         return sum(v for k, v in losses.items() if k.startswith("loss_"))
 

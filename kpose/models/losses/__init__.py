@@ -12,3 +12,4 @@ from kpose.models.losses.bce_loss import BCELoss
 from kpose.models.losses.iou_loss import IoULoss
 from kpose.models.losses.oks_loss import OKSLoss
 from kpose.models.losses.mle_cc_loss import MLECCLoss
+from kpose.models.losses.varifocal_loss import VariFocalLoss

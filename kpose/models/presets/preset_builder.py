@@ -5,12 +5,16 @@ import os
 
 from kpose.models.presets import hrnet
 from kpose.models.presets import regression
+from kpose.models.presets import rtmo
 from kpose.models.presets import rtmpose
 from kpose.models.presets import simplebaseline
 from kpose.models.presets import videopose3d
 from kpose.models.presets import vitpose
+from kpose.models.presets import yoloxpose
 
-_FAMILIES = (simplebaseline, rtmpose, hrnet, vitpose, regression, videopose3d)
+_FAMILIES = (
+    simplebaseline, rtmpose, hrnet, vitpose, regression, videopose3d, yoloxpose, rtmo,
+)
 _COMPONENTS = (
     "backbone", "neck", "head", "codec", "loss", "preprocessor", "traj_backbone",
     "traj_head", "traj_loss",

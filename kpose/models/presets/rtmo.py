@@ -3,15 +3,16 @@
 Each preset is MMPose's config of the same name (`rtmo-{s,m,l}_*-600e_coco-640x640`): the
 network as Keras-serialised configs (`{"class_name": "kpose>X", "config": {...}}`,
 arguments left out take their defaults) and metadata. `test_cfg` holds MMPose's
-inference thresholds and `loss` MMPose's loss settings (the weights switch at epoch 280
+inference thresholds (in the codec) and `loss_settings` MMPose's loss settings (the weights switch at epoch 280
 as its `RTMOModeSwitchHook` says), as data for the bottom-up estimator. Weights are not
 downloaded: pass a local MMPose checkpoint (`metadata["mmpose_checkpoint"]`).
 
-Not registered in `preset_builder.py` yet: the bottom-up estimator that builds them
-comes next.
+They build a `kpose.models.BottomupPoseEstimator` (`from_preset(name)`); its default
+loss for the RTMO head is `kpose.models.heads.RTMOLoss`.
 """
 
 _MMPOSE_ZOO = "https://download.openmmlab.com/mmpose/v1/projects/rtmo/"
+_COCO_FLIP_INDICES = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 
 
 def _rtmo(size, config, deepen_factor, widen_factor, in_channels, out_channels,
@@ -23,6 +24,7 @@ def _rtmo(size, config, deepen_factor, widen_factor, in_channels, out_channels,
             f"{widen_factor}), HybridEncoder neck and the RTMO head with dynamic "
             "coordinate classification, COCO 17 keypoints, 640x640 letterboxed input.",
             "family": "rtmo",
+            "estimator_class": "BottomupPoseEstimator",
             "dataset": "coco",
             "keypoint_spec": "coco",
             "num_keypoints": 17,
@@ -91,8 +93,27 @@ def _rtmo(size, config, deepen_factor, widen_factor, in_channels, out_channels,
                 "norm_momentum": 0.97,
             },
         },
-        "test_cfg": {"input_size": input_size, "score_thr": 0.1, "nms_thr": 0.65},
-        "loss": {
+        # MMPose's PoseDataPreprocessor: no normalisation and no bgr_to_rgb, so its
+        # networks see OpenCV's BGR order; kpose's images are RGB.
+        "preprocessor": {
+            "class_name": "kpose>PoseDataPreprocessor",
+            "config": {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "rgb_to_bgr": True},
+        },
+        # MMPose's test_cfg (input_size 640x640, score_thr 0.1, nms_thr 0.65).
+        "codec": {
+            "class_name": "kpose>YOLOXPoseAnnotationProcessor",
+            "config": {
+                "input_size": input_size,
+                "score_thr": 0.1,
+                "nms_thr": 0.65,
+                "max_persons": 100,
+                "strides": [16, 32],
+            },
+        },
+        "estimator": {},
+        "train_cfg": {"flip_indices": _COCO_FLIP_INDICES, "switch_epoch": 280,
+                      "batch_random_resize": {"range": [480, 800], "size_divisor": 32}},
+        "loss_settings": {
             "overlaps_power": 0.5,
             "loss_cls": {"class_name": "VariFocalLoss", "reduction": "sum",
                          "use_target_weight": True, "loss_weight": 1.0},

@@ -3,9 +3,9 @@
 Each preset is MMPose's config of the same name (`yoloxpose_{tiny,s,m,l}_..._coco-
 {416,640}.py`): the network as Keras-serialised configs (`{"class_name": "kpose>X",
 "config": {...}}`, arguments left out take their defaults), MMPose's preprocessing,
-training and test settings as data, and metadata. The estimator, codec and loss entries
-are filled in when the bottom-up estimator exists; these presets are not registered in
-`preset_builder` yet. Weights are not downloaded: pass a local MMPose checkpoint
+training and test settings as data, and metadata. They build a `kpose.models.BottomupPoseEstimator`
+(`BottomupPoseEstimator.from_preset(name)`); `train_cfg` holds the training settings the
+recipes use. Weights are not downloaded: pass a local MMPose checkpoint
 (`metadata["mmpose_checkpoint"]` says which).
 """
 
@@ -22,6 +22,7 @@ def _yoloxpose(size, config, deepen_factor, widen_factor, num_csp_blocks, input_
             f"{widen_factor}), YOLOX PAFPN and the YOLOX-Pose head (one-stage, bottom-up), "
             f"COCO 17 keypoints, {input_size[0]}x{input_size[1]} letterboxed input.",
             "family": "yoloxpose",
+            "estimator_class": "BottomupPoseEstimator",
             "dataset": "coco",
             "keypoint_spec": "coco",
             "num_keypoints": 17,
@@ -71,28 +72,35 @@ def _yoloxpose(size, config, deepen_factor, widen_factor, num_csp_blocks, input_
                 "activation": "silu",
             },
         },
-        # MMPose's PoseDataPreprocessor: no normalisation, padded to a multiple of 32.
+        # MMPose's PoseDataPreprocessor: no normalisation and no bgr_to_rgb, so its
+        # networks see OpenCV's BGR order; kpose's images are RGB.
         "preprocessor": {
             "class_name": "kpose>PoseDataPreprocessor",
-            "config": {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+            "config": {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "rgb_to_bgr": True},
         },
-        "estimator": {
-            "flip_indices": _COCO_FLIP_INDICES,
-            # Priors: MlvlPointGenerator(strides=[8, 16, 32], offset=0), see
-            # kpose.models.heads.yoloxpose_priors.
-            "prior_offset": 0.0,
-            "test_cfg": {"score_thr": 0.01, "nms_thr": 0.65},
-            "train_cfg": {
-                "assigner": {"type": "SimOTAAssigner", "dynamic_k_indicator": "oks"},
-                "overlaps_power": 0.5,
-                "loss_weights": {
-                    "cls": 1.0, "obj": 1.0, "bbox": 5.0, "oks": 30.0, "vis": 1.0,
-                    "bbox_aux": 1.0,
-                },
-                "use_aux_loss_last_epochs": 20,  # YOLOXPoseModeSwitchHook
-                # MMPose's BatchSyncRandomResize (every iteration).
-                "batch_random_resize": {"range": list(resize_range), "size_divisor": 32},
+        # MMPose's test_cfg (score_thr 0.01, nms_thr 0.65); the priors are
+        # MlvlPointGenerator(strides=[8, 16, 32], offset=0) (the head's `priors`).
+        "codec": {
+            "class_name": "kpose>YOLOXPoseAnnotationProcessor",
+            "config": {
+                "input_size": list(input_size),
+                "score_thr": 0.01,
+                "nms_thr": 0.65,
+                "max_persons": 100,
+                "strides": [8, 16, 32],
             },
+        },
+        "loss": {
+            "class_name": "kpose>YOLOXPoseLoss",
+            "config": {"input_size": list(input_size), "strides": [8, 16, 32]},
+        },
+        "estimator": {},
+        # Training settings as data for the recipes (MMPose's config).
+        "train_cfg": {
+            "flip_indices": _COCO_FLIP_INDICES,
+            "use_aux_loss_last_epochs": 20,  # YOLOXPoseModeSwitchHook
+            # MMPose's BatchSyncRandomResize (every iteration).
+            "batch_random_resize": {"range": list(resize_range), "size_divisor": 32},
         },
     }
 
