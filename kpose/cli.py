@@ -3,6 +3,7 @@
     kpose eval   --model M.keras --ann-file F --img-dir D --out results.json
     kpose infer  --model M.keras photos/ clip.mp4 --out-dir outputs
     kpose infer  --model M.keras clip.mp4 --lifter L.keras --out-dir outputs
+    kpose infer  --preset rtmo-s_coco-640x640 --weights rtmo-s.pth photos/ --out-dir outputs
     kpose export --model M.keras --out serving/pose
     kpose export --preset rtmpose-m_coco-256x192 --weights rtmpose-m.pth --out serving/pose
     kpose train  synthetic/demo --work-dir work_dirs/demo [recipe flags]
@@ -93,7 +94,9 @@ def build_parser():
         description="Evaluate a saved top-down model on a COCO-format keypoint dataset "
         "with the test pipeline and write the COCO figures (AP, AP50, AP75, APm, APl, "
         "AR, AR50, AR75, ARm, ARl; and PCK@THR when the annotated boxes are used) as "
-        "JSON.",
+        "JSON. A bottom-up model (YOLOX-Pose, RTMO) runs on the whole letterboxed "
+        "images, its persons scored by their box scores without NMS (MMPose's "
+        "val_evaluator for them); then --bbox-file, --flip-test and PCK do not apply.",
     )
     _add_model(p)
     p.add_argument("--ann-file", required=True, help="COCO-format keypoint annotation JSON")
@@ -107,7 +110,8 @@ def build_parser():
                    "coco_wholebody, h36m) or an MMPose dataset_info .py/.json file")
     _add_flip_test(p)
     _add_dtype_policy(p)
-    p.add_argument("--batch-size", type=int, default=32, help="person crops per batch")
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="person crops per batch (bottom-up: images per batch)")
     p.add_argument("--pck-thr", type=float, default=0.05,
                    help="PCK threshold as a fraction of the box's longer side")
     p.add_argument("--out", required=True, metavar="R.json", help="the JSON file of figures")
@@ -121,7 +125,9 @@ def build_parser():
         description="Run a saved top-down model on images, folders of images and videos; "
         "write drawings to OUT_DIR/vis and predictions (image pixels) to "
         "OUT_DIR/predictions. Without boxes each whole image is one person box. "
-        "Put the inputs before --bboxes (or end the box list with --).",
+        "Put the inputs before --bboxes (or end the box list with --). A bottom-up "
+        "model (YOLOX-Pose, RTMO: a .keras file or --preset yoloxpose-.../rtmo-... "
+        "--weights FILE) finds the persons and their boxes itself and takes no boxes.",
     )
     _add_model(p)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -173,6 +179,9 @@ def build_parser():
         "A pose lifter's .keras file gives a SavedModel taking 2D keypoint windows "
         "[B, T, K, 2] (image pixels) and image_size [B, 2] and returning keypoints_3d "
         "[B, K, 3] (serve_sequence: whole sequences [B, N, K, 2] -> [B, N, K, 3]). "
+        "A bottom-up model (yoloxpose-*, rtmo-*) gives one taking whole images (no "
+        "boxes) and returning every person: keypoints [B, N, K, 2], bboxes [B, N, 4], "
+        "their scores and num_persons [B]. "
         "Runs on the TensorFlow backend.",
     )
     _add_model(p)
@@ -233,14 +242,13 @@ def _check_model_flags(args):
 
 
 def _from_preset(args):
-    from kpose.models import TopdownPoseEstimator
+    import kpose.models
 
     try:
-        cls = TopdownPoseEstimator
         from kpose.models.presets import get_preset
 
-        if get_preset(args.preset)["metadata"].get("estimator_class") == "PoseLifter":
-            from kpose.models import PoseLifter as cls
+        name = get_preset(args.preset)["metadata"].get("estimator_class")
+        cls = getattr(kpose.models, name or "TopdownPoseEstimator")
         return cls.from_preset(
             args.preset, weights=args.weights, num_keypoints=args.num_keypoints
         )
@@ -264,7 +272,11 @@ def _load(args, flip_test, dtype_policy=None):
         from kpose.models import clone_with_dtype_policy
 
         model = clone_with_dtype_policy(model, dtype_policy)
-    if flip_test is not None:
+    if flip_test is not None and _is_bottomup(model):
+        if flip_test:
+            raise CLIError("--flip-test: a bottom-up model (YOLOX-Pose, RTMO) has no flip "
+                           f"test. Received: --model/--preset={path!r}")
+    elif flip_test is not None:
         if flip_test and getattr(model, "flip_indices", None) is None:
             raise CLIError(
                 "--flip-test needs a model saved with flip_indices (the dataset "
@@ -272,6 +284,12 @@ def _load(args, flip_test, dtype_policy=None):
             )
         model.flip_test = bool(flip_test)
     return model
+
+
+def _is_bottomup(model):
+    from kpose.apis.bottomup_inference import is_bottomup_model
+
+    return is_bottomup_model(model)
 
 
 def _check_file(flag, path, folder=False):
@@ -303,6 +321,8 @@ def run_eval(args):
         _check_file("--bbox-file", args.bbox_file)
     _check_positive("--batch-size", args.batch_size)
     model = _load(args, args.flip_test, args.dtype_policy)
+    if _is_bottomup(model):
+        return _run_eval_bottomup(args, model)
     from kpose.apis.inference import uses_udp
     from kpose.apis.topdown_data import topdown_val_data
     from kpose.evaluation.topdown_evaluation import evaluate_topdown
@@ -326,6 +346,37 @@ def run_eval(args):
         "ann_file": os.path.abspath(args.ann_file),
         "bbox_file": None if args.bbox_file is None else os.path.abspath(args.bbox_file),
         "flip_test": bool(model.flip_test),
+        "dtype_policy": model.backbone.dtype_policy.name,
+        "num_samples": len(dataset),
+        "metrics": figures,
+    }
+    _write_json(args.out, report)
+    print(", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _run_eval_bottomup(args, model):
+    if args.bbox_file is not None:
+        raise CLIError("--bbox-file: a bottom-up model finds the persons itself. "
+                       f"Received: --bbox-file={args.bbox_file!r}")
+    from kpose.evaluation.bottomup_evaluation import bottomup_val_data, evaluate_bottomup
+
+    try:
+        dataset, batches = bottomup_val_data(
+            args.ann_file, args.img_dir, model, args.batch_size,
+            keypoint_spec=args.keypoint_spec,
+        )
+    except ValueError as e:
+        raise CLIError(f"--ann-file/--img-dir/--keypoint-spec: {e}") from e
+    figures = evaluate_bottomup(model, dataset, batches, outfile_prefix=args.outfile_prefix)
+    report = {
+        "model": os.path.abspath(args.model) if args.model else None,
+        "preset": args.preset,
+        "weights": os.path.abspath(args.weights) if args.weights else None,
+        "ann_file": os.path.abspath(args.ann_file),
+        "bbox_file": None,
+        "flip_test": False,
         "dtype_policy": model.backbone.dtype_policy.name,
         "num_samples": len(dataset),
         "metrics": figures,
@@ -405,6 +456,11 @@ def run_infer(args):
     if args.lifter is not None:
         _check_file("--lifter", args.lifter)
     model = _load(args, args.flip_test, args.dtype_policy)
+    if _is_bottomup(model):
+        for flag, value in (("--bboxes", args.bboxes), ("--bbox-file", args.bbox_file)):
+            if value is not None:
+                raise CLIError(f"{flag}: a bottom-up model (YOLOX-Pose, RTMO) finds the "
+                               f"persons itself and takes no boxes. Received: {flag}={value}")
     from kpose.apis.inferencer import Inferencer
 
     lifter = None

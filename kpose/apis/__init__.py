@@ -8,6 +8,7 @@ _LAZY = {
     "load_model": "kpose.apis.inference",
     "load_image": "kpose.apis.inference",
     "inference_topdown": "kpose.apis.inference",
+    "inference_bottomup": "kpose.apis.bottomup_inference",
     "Inferencer": "kpose.apis.inferencer",
     "inference_pose_lifter": "kpose.apis.lifting_inference",
     "inference_video_3d": "kpose.apis.lifting_inference",

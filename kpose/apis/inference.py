@@ -239,6 +239,12 @@ def inference_topdown(model, image, bboxes=None, bbox_format="xyxy", batch_size=
     result["keypoints"]  # [1, 17, 2]
     ```
     """
+    if callable(getattr(model, "predict_persons", None)):
+        raise ValueError(
+            "`model` is a bottom-up estimator: it finds the persons itself, without "
+            "boxes. Use kpose.apis.inference_bottomup(model, image). "
+            f"Received: model={type(model).__name__}"
+        )
     if int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive int. Received: batch_size={batch_size}")
     batch_size = int(batch_size)

@@ -1,4 +1,5 @@
-"""Top-down inference over images, folders and videos, writing drawings and JSON."""
+"""Top-down and bottom-up inference over images, folders and videos, writing drawings
+and JSON."""
 
 import json
 import os
@@ -8,6 +9,8 @@ import warnings
 import cv2
 import numpy as np
 
+from kpose.apis.bottomup_inference import inference_bottomup
+from kpose.apis.bottomup_inference import is_bottomup_model
 from kpose.apis.inference import inference_topdown, load_image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -50,13 +53,16 @@ class _Names:
 
 
 class Inferencer:
-    """Top-down pose estimation over images, folders and videos, with outputs on disk.
+    """Pose estimation over images, folders and videos, with outputs on disk.
 
     Each input is an image file, a folder (its image files, sorted by name, not
     recursive), a video file (read frame by frame with OpenCV), an RGB uint8 array,
-    or a list of these. Every image or frame goes through
+    or a list of these. With a top-down model every image or frame goes through
     `kpose.apis.inference.inference_topdown` with the boxes from `bboxes`, from
-    `bbox_fn`, or the whole image. With `out_dir`, the drawn keypoints and skeleton
+    `bbox_fn`, or the whole image; with a bottom-up model
+    (`kpose.models.BottomupPoseEstimator`: YOLOX-Pose, RTMO) through
+    `kpose.apis.inference_bottomup`, which finds the persons and their boxes itself
+    (giving it boxes or a `bbox_fn` is a ValueError). With `out_dir`, the drawn keypoints and skeleton
     (colours of the dataset description) go to `out_dir/vis/` (an image per image,
     an `.mp4` or `.avi` per video) and the predictions to `out_dir/predictions/`
     (a JSON file per image; a JSON per video with one entry per frame). Output names
@@ -79,7 +85,8 @@ class Inferencer:
     without any person is reported with a warning and not lifted.
 
     Args:
-        model: `kpose.models.TopdownPoseEstimator`.
+        model: `kpose.models.TopdownPoseEstimator` or
+            `kpose.models.BottomupPoseEstimator`.
         out_dir: str, path-like or None. Output folder; None writes nothing (the
             results are returned only). Defaults to `None`.
         score_threshold: float. Keypoints scoring lower are not drawn (they are
@@ -91,7 +98,8 @@ class Inferencer:
             `bbox_fn(image, source, frame_index)` with the RGB image, the input's
             path (or None for an array) and the frame index (None for images); returns
             boxes `[M, 4]` xyxy (or `[M, 5]` with scores). Defaults to `None`.
-        batch_size: int. Person crops per model call. Defaults to `32`.
+        batch_size: int. Person crops per model call (top-down); a bottom-up model
+            takes one image per call. Defaults to `32`.
         draw_bbox: bool. Also draw the boxes. Defaults to `True`.
         verbose: int. 1 shows a progress bar on stderr, 0 nothing. Defaults to `1`.
         lifter: `kpose.models.PoseLifter` or None. Lift the 2D to 3D (see above).
@@ -129,6 +137,12 @@ class Inferencer:
 
         if bbox_fn is not None and not callable(bbox_fn):
             raise ValueError(f"`bbox_fn` must be callable or None. Received: bbox_fn={bbox_fn!r}")
+        self._bottomup = is_bottomup_model(model)
+        if self._bottomup and bbox_fn is not None:
+            raise ValueError(
+                "A bottom-up model finds the persons itself: it takes no `bbox_fn`. "
+                f"Received: bbox_fn={bbox_fn!r}, model={type(model).__name__}"
+            )
         self.model = model
         self.out_dir = None if out_dir is None else os.fspath(out_dir)
         self.score_threshold = score_threshold
@@ -192,6 +206,8 @@ class Inferencer:
     # --- one image ---
 
     def _predict(self, image, source, frame_index, bboxes, bbox_format):
+        if self._bottomup:
+            return inference_bottomup(self.model, image)
         if bboxes is None and self.bbox_fn is not None:
             bboxes, bbox_format = self.bbox_fn(image, source, frame_index), "xyxy"
         return inference_topdown(
@@ -317,14 +333,20 @@ class Inferencer:
         """Runs on `inputs` (see the class docstring) and returns a summary dict.
 
         `bboxes` (`[M, 4]` in `bbox_format`), when given, are used for every image and
-        frame instead of `bbox_fn`. The summary holds `"processed"` (images and video
+        frame instead of `bbox_fn` (top-down models only). The summary holds `"processed"` (images and video
         frames done), `"skipped"` (inputs that could not be read), `"skipped_files"`,
         `"out_dir"` and `"results"`: per input `{"source", "result", "outputs"}`, where
-        `result` is `inference_topdown`'s dict (a list of them, one per frame, for a
+        `result` is `inference_topdown`'s (or `inference_bottomup`'s) dict (a list of them, one per frame, for a
         video) and `outputs` the files written. With a `lifter`, `"lifted"` lists per
         sequence `{"source", "result", "outputs"}`: `lift_pose_results`' dict and the
         3D files written.
         """
+        if self._bottomup and bboxes is not None:
+            raise ValueError(
+                "A bottom-up model finds the persons itself: it takes no boxes. "
+                f"Received: bboxes with shape {np.shape(bboxes)}, "
+                f"model={type(self.model).__name__}"
+            )
         items = self._expand(inputs)
         sizes = [self._frame_count(s) if k == "video" else 1 for k, s in items]
         progbar = _ProgressBar(sum(sizes), enabled=bool(self.verbose))

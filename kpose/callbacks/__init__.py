@@ -6,3 +6,4 @@ from kpose.callbacks.pipeline_switch import PipelineSwitch
 from kpose.callbacks.tensorboard import TensorBoard
 from kpose.callbacks.skeleton_grid_tensorboard import SkeletonGridTensorBoard
 from kpose.callbacks.lifting_evaluation import LiftingEvaluation
+from kpose.callbacks.bottomup_evaluation import BottomupEvaluation

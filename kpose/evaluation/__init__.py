@@ -17,3 +17,4 @@ from kpose.evaluation.mpii_pckh import MpiiPCKh
 from kpose.evaluation.topdown_evaluation import CocoEvaluator, MpiiPCKhEvaluator
 from kpose.evaluation.pose3d_metrics import evaluate_lifting, mpjpe, n_mpjpe, p_mpjpe
 from kpose.evaluation.pose3d_keras_metrics import MPJPE
+from kpose.evaluation.bottomup_evaluation import BottomupCocoEvaluator

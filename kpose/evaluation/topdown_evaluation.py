@@ -78,6 +78,16 @@ def nms_areas(predictions):
     return predictions.get("area")
 
 
+def evaluator_from_config(cls, config):
+    """An evaluator `cls` from its `get_config()`, its keypoint description revived."""
+    config = dict(config)
+    if isinstance(config.get("keypoint_spec"), dict):
+        from kpose.datasets.metainfo import KeypointSpec
+
+        config["keypoint_spec"] = KeypointSpec.from_config(config["keypoint_spec"])
+    return cls(**config)
+
+
 def _spec_config(spec):
     if hasattr(spec, "get_config"):  # a KeypointSpec
         return spec.get_config()
@@ -209,12 +219,7 @@ class CocoEvaluator:
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("keypoint_spec"), dict):
-            from kpose.datasets.metainfo import KeypointSpec
-
-            config["keypoint_spec"] = KeypointSpec.from_config(config["keypoint_spec"])
-        return cls(**config)
+        return evaluator_from_config(cls, config)
 
 
 @kpose_export("kpose.evaluation.MpiiPCKhEvaluator")

@@ -6,3 +6,4 @@ from kpose.export.topdown_serving_module import TopdownServingModule
 from kpose.export.freeze import fold_batch_norms
 from kpose.export.freeze import freeze_function
 from kpose.export.lifter_serving_module import LifterServingModule
+from kpose.export.bottomup_serving_module import BottomupServingModule

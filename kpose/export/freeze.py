@@ -180,7 +180,7 @@ def fold_batch_norms(graph_def):
     return graph_def, folded
 
 
-def freeze_function(function, fold_batch_norm=True):
+def freeze_function(function, fold_batch_norm=True, lower_control_flow=True):
     """An inference copy of a `tf.function` with its variables turned into constants.
 
     Constant weights let oneDNN keep its reordered filters between calls and let
@@ -195,6 +195,10 @@ def freeze_function(function, fold_batch_norm=True):
         function: a `tf.function` with an `input_signature` of one tensor, returning a
             tensor or a nest of tensors (or a concrete function of it).
         fold_batch_norm: bool. Fold batch norms into convolutions. Defaults to `True`.
+        lower_control_flow: bool. Lower functional loops and conditionals (`While`,
+            `If`) to v1 control flow, which XLA cannot compile; `False` keeps them
+            (the bottom-up decoding's NMS loop under `jit_compile`). Defaults to
+            `True`.
 
     Returns:
         `(callable, folded)`: a function of the same input returning the same
@@ -203,7 +207,9 @@ def freeze_function(function, fold_batch_norm=True):
     concrete = function
     if hasattr(function, "get_concrete_function"):
         concrete = function.get_concrete_function()
-    frozen, graph_def = convert_variables_to_constants_v2_as_graph(concrete)
+    frozen, graph_def = convert_variables_to_constants_v2_as_graph(
+        concrete, lower_control_flow=lower_control_flow
+    )
     graph_def, _ = simplify_silu(graph_def)
     folded = 0
     if fold_batch_norm:

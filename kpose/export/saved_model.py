@@ -18,6 +18,12 @@ serve_with_visibility(keypoints [B, T, K, 2], image_size [B, 2], keypoints_visib
 serve_sequence(keypoints float32 [B, N, K, 2], image_size float32 [B, 2])
   -> keypoints_3d float32 [B, N, K, 3], keypoint_scores float32 [B, N, K]"""
 
+BOTTOMUP_SIGNATURES_DOC = """\
+serving_default(images uint8 [B, H, W, 3])
+serve_encoded(image_bytes string [B])
+  -> keypoints float32 [B, N, K, 2], keypoint_scores float32 [B, N, K],
+     bboxes float32 [B, N, 4], bbox_scores float32 [B, N], num_persons int32 [B]"""
+
 
 def _check_export_dir(export_dir, overwrite):
     export_dir = os.fspath(export_dir)
@@ -76,13 +82,24 @@ def export_saved_model(
     lifts whole sequences to `[B, N, K, 3]` (see `LIFTER_SIGNATURES_DOC`). Of the
     arguments below only `flip_test`, `freeze` and `overwrite` apply to a lifter.
 
+    A bottom-up estimator (`kpose.models.BottomupPoseEstimator`: YOLOX-Pose, RTMO) is
+    exported with `kpose.export.BottomupServingModule`: `serving_default(images uint8
+    [B, H, W, 3])` (any H, W) and `serve_encoded(image_bytes string [B])` letterbox each
+    image into `model.input_size` (pad 114, MMPose's `BottomupResize`), run the network
+    and `model.decode` (NMS included) and return, with `N = model.max_persons` rows
+    per image (rows past `num_persons` 0) in image pixels, `keypoints [B, N, K, 2]`,
+    `keypoint_scores [B, N, K]`, `bboxes [B, N, 4]` xyxy, `bbox_scores [B, N]` and
+    `num_persons` int32 `[B]` (see `BOTTOMUP_SIGNATURES_DOC`). `jit_compile`, `freeze`,
+    `dtype_policy` and `overwrite` apply; it has no flip test, boxes or UDP.
+
     Export runs on the TensorFlow backend. A model trained on JAX or PyTorch is saved
     with `model.save("model.keras")`, reloaded in a process started with
     `KERAS_BACKEND=tensorflow` (`keras.saving.load_model("model.keras")` after
     `import kpose.models`) and exported there.
 
     Args:
-        model: `kpose.models.TopdownPoseEstimator`. The model to export.
+        model: `kpose.models.TopdownPoseEstimator` (or `PoseLifter`,
+            `BottomupPoseEstimator`). The model to export.
         export_dir: str or path. Folder of the SavedModel; must be absent or empty
             unless `overwrite=True`.
         flip_test: bool or None. Flip test in the graph; `None` takes
@@ -102,7 +119,8 @@ def export_saved_model(
             `False`.
 
     Returns:
-        The `TopdownServingModule` (or `LifterServingModule`) that was saved.
+        The `TopdownServingModule` (or `LifterServingModule`,
+        `BottomupServingModule`) that was saved.
 
     Example:
     ```python
@@ -132,6 +150,22 @@ def export_saved_model(
                 f"Received: dtype_policy={dtype_policy!r}, jit_compile={jit_compile!r}"
             )
         module = LifterServingModule(model, flip_test=flip_test, freeze=freeze)
+        _save(module, export_dir, module.signatures())
+        return module
+    from kpose.models.estimators.bottomup import BottomupPoseEstimator
+
+    if isinstance(model, BottomupPoseEstimator):
+        from kpose.export.bottomup_serving_module import BottomupServingModule
+
+        if flip_test or use_udp is not None or bbox_padding != 1.25:
+            raise ValueError(
+                "A bottom-up estimator is exported without flip test, boxes or UDP crops "
+                "(it letterboxes the whole image). Received: "
+                f"flip_test={flip_test!r}, bbox_padding={bbox_padding!r}, use_udp={use_udp!r}"
+            )
+        module = BottomupServingModule(
+            model, jit_compile=jit_compile, freeze=freeze, dtype_policy=dtype_policy
+        )
         _save(module, export_dir, module.signatures())
         return module
     module = TopdownServingModule(

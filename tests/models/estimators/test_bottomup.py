@@ -122,6 +122,7 @@ def test_predict_is_decode_of_outputs(yolox):
         assert not persons["keypoints"][b, n:].any() and not persons["bboxes"][b, n:].any()
 
 
+@pytest.mark.large_on_jax
 def test_rtmo_predict_matches_mmpose_inference_bottomup():
     """The RTMO estimator on MMPose's 640x480 picture, letterboxed: the persons MMPose's
     `inference_bottomup` finds (count and scores; boxes and keypoints of random weights
@@ -175,6 +176,7 @@ def test_compiled_fit_lowers_the_loss():
     _fit_lowers_the_loss(run_eagerly=False)
 
 
+@pytest.mark.large_on_jax
 def test_save_and_load_round_trip(yolox, tmp_path):
     x, _ = _batch()
     path = str(tmp_path / "bottomup.keras")
@@ -208,6 +210,7 @@ def test_bad_inputs(yolox):
         BottomupPoseEstimator(yolox.backbone, yolox.head, codec, neck=yolox.neck)
 
 
+@pytest.mark.large_on_jax
 def test_rtmo_predict_pads_to_max_persons_beyond_its_priors():
     # 96x64 has 30 RTMO priors (strides 16 and 32), fewer than max_persons (100).
     model = BottomupPoseEstimator.from_preset(
