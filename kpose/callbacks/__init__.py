@@ -7,3 +7,6 @@ from kpose.callbacks.tensorboard import TensorBoard
 from kpose.callbacks.skeleton_grid_tensorboard import SkeletonGridTensorBoard
 from kpose.callbacks.lifting_evaluation import LiftingEvaluation
 from kpose.callbacks.bottomup_evaluation import BottomupEvaluation
+from kpose.callbacks.bottomup_mode_switch import BottomupModeSwitch
+from kpose.callbacks.bottomup_mode_switch import rtmo_mode_switch
+from kpose.callbacks.bottomup_mode_switch import yoloxpose_mode_switch

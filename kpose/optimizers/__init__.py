@@ -8,3 +8,4 @@ from kpose.optimizers.layer_decay import layer_decay_groups
 from kpose.optimizers.torch_adam import Adam
 from kpose.optimizers.torch_adam import AdamW
 from kpose.optimizers.epoch_exponential_decay import EpochExponentialDecay
+from kpose.optimizers.quadratic_warmup_cosine_decay import QuadraticWarmupCosineDecay

@@ -27,3 +27,4 @@ from kpose.datasets.transforms.bottomup import FilterAnnotations
 from kpose.datasets.transforms.mix_img import Mosaic
 from kpose.datasets.transforms.mix_img import YOLOXMixUp
 from kpose.datasets.transforms.bottomup_pipeline import bottomup_dataset
+from kpose.datasets.transforms.batch_resize import BatchSyncRandomResize

@@ -42,7 +42,8 @@ class BottomupPoseEstimator(StatelessPredictStep, keras.Model):
 
     Input: uint8 RGB images `[B, H, W, 3]` in the network's input space (letterboxed,
     see `kpose.apis.inference_bottomup`); H and W any multiples of the largest stride,
-    fixed within a batch (`input_size` is the test size, the codec's `(w, h)`).
+    fixed within a batch (`input_size` is the test size, the codec's `(w, h)`); batches
+    of several sizes (multi-scale training) trace one train step per size.
     `call` returns the head's raw outputs (MMPose's "tensor" mode). Training
     (`compute_loss`, every backend) encodes a `bottomup_dataset` batch's `y`
     (`"keypoints"` `[B, N, K, 2]`, `"keypoints_visible"`, `"bboxes"` `[B, N, 4]`,
@@ -212,6 +213,41 @@ class BottomupPoseEstimator(StatelessPredictStep, keras.Model):
     def _predict_batch(self, x):
         # The head's keypoint decoder (RTMO's DCC) runs after the network.
         return self.predict_persons(x)
+
+    def make_train_function(self, force=False):
+        # Keras' TensorFlow trainer traces its step with `reduce_retracing=True` on the
+        # dataset's `element_spec`: multi-scale batches (`BatchSyncRandomResize`) would
+        # arrive with unknown height and width, which the priors cannot take. Here each
+        # batch goes to a `tf.function` traced once per batch shape (11 sizes for
+        # 480-800). JAX (`jit`) and PyTorch see concrete shapes already.
+        if keras.backend.backend() != "tensorflow" or self.run_eagerly:
+            return super().make_train_function(force=force)
+        if self.train_function is not None and not force:
+            return self.train_function
+        import tensorflow as tf
+
+        strategy = self.distribute_strategy
+
+        def first_replica(value):
+            return strategy.experimental_local_results(value)[0]
+
+        @tf.autograph.experimental.do_not_convert
+        def one_step(data):
+            outputs = strategy.run(self.train_step, args=(data,))
+            return tf.nest.map_structure(first_replica, outputs)
+
+        one_step = tf.function(one_step, reduce_retracing=False, jit_compile=self.jit_compile)
+
+        def function(iterator):
+            outputs = None
+            for _, data in zip(range(self.steps_per_execution), iterator):
+                outputs = one_step(data)
+            if outputs is None:
+                raise StopIteration
+            return outputs
+
+        self.train_function = function
+        return function
 
     def get_config(self):
         return {
