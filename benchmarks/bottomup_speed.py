@@ -48,6 +48,8 @@ def parse_args():
     p.add_argument("--train-repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--skip", nargs="*", default=[], choices=["saved_model", "forward", "train"])
+    p.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
+                   help="the train step's `jit_compile` (TensorFlow: XLA or not)")
     p.add_argument("--mmpose-json", help="benchmarks/mmpose_scripts/bottomup_speed.py output")
     p.add_argument("--random-weights", action="store_true")
     p.add_argument("--quick", action="store_true")
@@ -184,8 +186,10 @@ def main():
 
     if "train" not in a.skip:
         x, y = synthetic_batch(a.batch_size, a.persons, (w, h), model.num_keypoints)
+        jit = {"auto": "auto", "true": True, "false": False}[a.jit_compile]
         model.compile(optimizer=kpose.optimizers.AdamW(
-            learning_rate=0.004, weight_decay=0.05, global_clipnorm=0.1))
+            learning_rate=0.004, weight_decay=0.05, global_clipnorm=0.1), jit_compile=jit)
+        result["jit_compile"] = bool(model.jit_compile)
         losses = []
 
         def step():

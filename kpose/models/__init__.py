@@ -56,3 +56,4 @@ from kpose.models.layers import SinePositionalEncoding
 from kpose.models.heads import YOLOXPoseHead
 from kpose.models.necks import YOLOXPAFPN
 from kpose.models.losses import VariFocalLoss
+from kpose.models.layers import GroupedConv2D

@@ -11,6 +11,7 @@ from kpose.api_export import kpose_export
 from kpose.models.layers.conv_module import conv_module
 from kpose.models.layers.fused_batch_normalization import FusedBatchNormalization
 from kpose.models.layers.gau_encoder import GAUEncoder
+from kpose.models.layers.grouped_conv2d import GroupedConv2D
 from kpose.models.layers.sine_positional_encoding import SinePositionalEncoding
 
 _EPS = 1e-8  # MMPose's softmax denominator epsilon
@@ -246,10 +247,9 @@ class DCC(keras.layers.Layer):
         grids = ops.cast(grids, "float32")
         k, f = self.num_keypoints, self.feat_channels
         sigmas = self.sigma_fc_2(self.sigma_fc_0(pose_vecs))
-        # Dynamic bin encodings, relative to the prior point: [..., W, F].
+        # Sine encodings of the bins relative to the prior point: [..., W, S].
         x_rel, y_rel = self._bins(bbox_cs, grids)
-        x_enc = self.x_fc(self.spe(x_rel))
-        y_enc = self.y_fc(self.spe(y_rel))
+        x_spe, y_spe = self.spe(x_rel), self.spe(y_rel)
         # Keypoint features [..., K, F].
         feats = self.pose_to_kpts_0(pose_vecs)
         lead = tuple(ops.shape(feats)[:-1])
@@ -263,8 +263,10 @@ class DCC(keras.layers.Layer):
         feats = ops.reshape(feats, lead + (k, f))
         feats = self.gau(feats, self.pos_enc if self.gau_pos_enc == "add" else None,
                          training=training)
-        x_probs = self._softmax(ops.einsum("...kf,...wf->...kw", feats, x_enc))
-        y_probs = self._softmax(ops.einsum("...kf,...wf->...kw", feats, y_enc))
+        # feats . (W e + b) = (feats W^T) . e + feats . b: the bins' linear layers
+        # (`x_fc`, `y_fc`) applied to the K keypoint features instead of the W bins.
+        x_probs = self._softmax(self._bin_logits(feats, x_spe, self.x_fc))
+        y_probs = self._softmax(self._bin_logits(feats, y_spe, self.y_fc))
         x_abs, y_abs = self._bins(bbox_cs, None)
         x = ops.sum(x_probs * ops.expand_dims(x_abs, -2), axis=-1)
         y = ops.sum(y_probs * ops.expand_dims(y_abs, -2), axis=-1)
@@ -274,6 +276,16 @@ class DCC(keras.layers.Layer):
             "y_probs": y_probs,
             "sigmas": sigmas,
         }
+
+    @staticmethod
+    def _bin_logits(feats, encodings, dense):
+        """`einsum("...kf,...wf->...kw", feats, dense(encodings))`, computed as
+        `(feats @ kernel^T) . encodings + feats . bias` (W bins outnumber K keypoints)."""
+        kernel = ops.cast(dense.kernel, "float32")
+        projected = ops.einsum("...kf,sf->...ks", feats, kernel)
+        logits = ops.einsum("...ks,...ws->...kw", projected, encodings)
+        bias = ops.einsum("...kf,f->...k", feats, ops.cast(dense.bias, "float32"))
+        return logits + bias[..., None]
 
     @staticmethod
     def _softmax(logits):
@@ -342,7 +354,7 @@ def _grouped_conv_module(x, filters, groups, name, kw):
         return conv_module(x, filters, 3, name, **kw)
     dtype = kw["dtype"]
     x = keras.layers.ZeroPadding2D(1, dtype=dtype, name=f"{name}_pad")(x)
-    x = keras.layers.Conv2D(
+    x = GroupedConv2D(
         filters, 3, groups=groups, padding="valid", use_bias=False,
         kernel_initializer=keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
         dtype=dtype, name=f"{name}_conv",

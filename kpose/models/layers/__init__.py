@@ -8,3 +8,4 @@ from kpose.models.layers.detr_transformer_encoder_layer import DETRTransformerEn
 from kpose.models.layers.gau_encoder import GAUEncoder
 from kpose.models.layers.rep_vgg_block import rep_vgg_block
 from kpose.models.layers.sine_positional_encoding import SinePositionalEncoding
+from kpose.models.layers.grouped_conv2d import GroupedConv2D

@@ -110,3 +110,23 @@ def test_compiled_decode_and_loss():
     want = sum(float(ref[f"loss.{n}"]) for n in
                ("loss_obj", "loss_bbox", "loss_kpt", "loss_vis", "loss_cls"))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(value), want, rtol=1e-5)
+
+
+def test_tensorflow_nms_kernel_equals_the_generic_rule():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's NMS kernel: the TensorFlow backend's fast path")
+
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(0, 200, (2, 12, 1, 2))
+    xy = (centres + rng.normal(0, 6, (2, 12, 25, 2))).reshape(2, 300, 2)
+    wh = rng.uniform(10, 60, (2, 300, 2))
+    boxes = np.concatenate([xy - wh / 2, xy + wh / 2], -1).astype("float32")
+    boxes[0, 5] = [np.inf, 0, np.inf, 10]  # non-finite
+    boxes[0, 6] = [-1e33, -1e6, 1e33, 1e6]  # its area overflows float32
+    boxes[1, 7] = [10, 10, 10, 40]  # zero area
+    valid = rng.uniform(size=(2, 300)) < 0.8
+    for thr in (0.3, 0.65):
+        fast = keras.ops.convert_to_numpy(batched_nms(boxes, valid, thr, fast_path=True))
+        rule = keras.ops.convert_to_numpy(batched_nms(boxes, valid, thr, fast_path=False))
+        np.testing.assert_array_equal(fast, rule)
+        assert 20 < fast.sum() < valid.sum()
