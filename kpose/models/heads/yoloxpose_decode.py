@@ -70,6 +70,24 @@ def _tf_batched_nms(bboxes, valid, iou_threshold):
     return kept | (valid & ~finite)
 
 
+def _tf_decode_kept_rows(keypoint_decoder, rows, bboxes, count):
+    """`keypoint_decoder` on the first `max(count)` rows only, zero-padded back to all
+    rows: the rows past every image's count are masked out anyway, and the decoder
+    treats rows independently (TensorFlow's dynamic shapes; RTMO-s's DCC on 2 AVX2
+    cores: 72 ms for 100 rows, 15 ms for 30)."""
+    import tensorflow as tf
+
+    num_rows = rows.shape[1]
+    n = tf.reduce_max(tf.concat([tf.cast(count, tf.int32), [0]], axis=0))
+    kept = rows[:, :n]
+    keypoints = tf.cast(
+        keypoint_decoder(kept[..., :-2], bboxes[:, :n], kept[..., -2:]), tf.float32
+    )
+    pad = [[0, 0], [0, num_rows - n]] + [[0, 0]] * (len(keypoints.shape) - 2)
+    keypoints = tf.pad(keypoints, pad)
+    return tf.ensure_shape(keypoints, [None, num_rows] + keypoints.shape[2:].as_list())
+
+
 def batched_nms(bboxes, valid, iou_threshold, fast_path=None):
     """Greedy NMS of boxes already sorted by descending score, batched.
 
@@ -128,7 +146,9 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
     and keypoints decoded from the priors, keypoint scores `sigmoid(kpt_vis)`. With a
     `keypoint_decoder` (RTMO's `head.decode_keypoints`), the keypoints of the persons
     kept come from `keypoint_decoder(pose_vecs, boxes, prior points)` on their rows of
-    `outputs["pose_vecs"]`, their unclipped boxes and their priors' `(x, y)`.
+    `outputs["pose_vecs"]`, their unclipped boxes and their priors' `(x, y)` (on
+    TensorFlow for the first `max(num_persons)` rows only, as MMPose decodes the kept
+    persons only; elsewhere for all `max_persons` rows, the same result).
 
     The priors scoring above `score_thr` are sorted by score, the best `nms_pre` of
     them go through greedy NMS at IoU `nms_thr` (`nms_thr >= 1`: no NMS) on the
@@ -211,9 +231,12 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
     if keypoint_decoder is None:
         keypoints = rows
     else:
-        # over all `max_persons` rows (the picked ones are padded past `n_out`)
         mask = (ops.arange(int(max_persons))[None, :] < count[:, None])[..., None, None]
-        keypoints = keypoint_decoder(rows[..., :-2], bboxes, rows[..., -2:])
+        if keras.backend.backend() == "tensorflow":
+            keypoints = _tf_decode_kept_rows(keypoint_decoder, rows, bboxes, count)
+        else:
+            # over all `max_persons` rows (the picked ones are padded past `n_out`)
+            keypoints = keypoint_decoder(rows[..., :-2], bboxes, rows[..., -2:])
         keypoints = ops.where(mask, ops.cast(keypoints, "float32"), 0.0)
     bboxes = ops.stack(
         [

@@ -80,6 +80,7 @@ def test_no_nms_keeps_every_candidate_and_high_threshold_none():
     assert (got["num_persons"] == 0).all() and (got["keypoints"] == 0).all()
 
 
+@pytest.mark.large
 def test_compiled_decode_and_loss():
     """Decode and loss inside tf.function (unknown batch size) or jax.jit."""
     from kpose.models.heads import YOLOXPoseLoss
@@ -130,3 +131,30 @@ def test_tensorflow_nms_kernel_equals_the_generic_rule():
         rule = keras.ops.convert_to_numpy(batched_nms(boxes, valid, thr, fast_path=False))
         np.testing.assert_array_equal(fast, rule)
         assert 20 < fast.sum() < valid.sum()
+
+
+def test_keypoint_decoder_runs_on_the_kept_rows_only():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("dynamic row count: the TensorFlow backend's fast path")
+    import tensorflow as tf
+
+    from kpose.models.heads.yoloxpose_decode import _tf_decode_kept_rows
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(2, 6, 5)).astype("float32")  # 3 pose-vector channels, (x, y)
+    bboxes = rng.uniform(0, 50, (2, 6, 4)).astype("float32")
+    seen = []
+
+    def decoder(pose_vecs, boxes, points):  # row-wise, [B, n, 2, 2]
+        seen.append(tuple(pose_vecs.shape))
+        return tf.stack([pose_vecs[..., :2] + points, boxes[..., :2] * pose_vecs[..., 2:]], -2)
+
+    full = decoder(rows[..., :-2], bboxes, rows[..., -2:]).numpy()
+    got = _tf_decode_kept_rows(decoder, rows, bboxes, np.array([2, 4], "int32")).numpy()
+    assert seen[-1] == (2, 4, 3) and got.shape == (2, 6, 2, 2)
+    np.testing.assert_array_equal(got[:, :4], full[:, :4])
+    assert (got[:, 4:] == 0).all()
+    compiled = tf.function(lambda r, b, c: _tf_decode_kept_rows(decoder, r, b, c))
+    np.testing.assert_array_equal(compiled(rows, bboxes, np.array([2, 4], "int32")), got)
+    none = compiled(rows, bboxes, np.array([0, 0], "int32")).numpy()
+    assert none.shape == (2, 6, 2, 2) and not none.any()
