@@ -228,6 +228,7 @@ def _conv_dtypes(export_dir):
     }
 
 
+@pytest.mark.large
 def test_export_dtype_policy_and_no_freeze(model_path, tmp_path, capsys):
     import tensorflow as tf
 

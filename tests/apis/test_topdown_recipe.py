@@ -45,6 +45,7 @@ def test_synthetic_demo_dry_run(tmp_path):
     assert model.codec.input_size == (48, 64)
 
 
+@pytest.mark.large
 def test_synthetic_demo_dry_run_with_rtmpose(tmp_path):
     demo = _load_recipe("recipes/synthetic/demo.py")
     work_dir = os.fspath(tmp_path / "demo_rtm")

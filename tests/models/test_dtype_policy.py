@@ -18,6 +18,7 @@ def _model():
     )
 
 
+@pytest.mark.large_on_jax
 def test_clone_computes_in_the_new_policy_with_the_same_weights():
     from kpose.models import clone_with_dtype_policy
 

@@ -43,6 +43,7 @@ def _pairs(model):
     return pairs
 
 
+@pytest.mark.large_on_jax
 def test_every_tensor_starts_as_mmposes():
     pairs = _pairs(_model())
     assert len(pairs) == 117
@@ -59,6 +60,7 @@ def test_every_tensor_starts_as_mmposes():
             assert values.max() <= stats["absmax"] * (1 + 6 / np.sqrt(n)), key
 
 
+@pytest.mark.large_on_jax
 def test_kaiming_is_mmposes_default_init_cfg():
     """`conv_init="kaiming"`: MMPose's ResNet default (normal, fan out, gain sqrt(2)),
     about 1.7x PyTorch's default spread on a 3x3 convolution of equal channels."""

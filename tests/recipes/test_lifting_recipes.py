@@ -28,6 +28,7 @@ def h36m(tmp_path_factory):
                                train_subjects=("S1", "S5"), test_subjects=("S9",))
 
 
+@pytest.mark.large
 def test_demo_learns_draws_and_exports(tmp_path):
     demo = _load("recipes/synthetic/demo3d.py")
     work = tmp_path / "demo3d"
@@ -48,6 +49,7 @@ def test_demo_learns_draws_and_exports(tmp_path):
 
 @pytest.mark.parametrize("recipe", ["recipes/h36m/videopose3d_27frm.py",
                                     "recipes/h36m/simplebaseline3d.py"])
+@pytest.mark.large
 def test_h36m_recipes_dry_run(recipe, h36m, tmp_path):
     metrics = _load(recipe).main(["--data-root", h36m, "--work-dir", str(tmp_path),
                                   "--batch-size", "4", "--dry-run", "--no-tensorboard"])

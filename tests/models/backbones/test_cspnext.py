@@ -28,6 +28,7 @@ def _num_trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
+@pytest.mark.large_on_jax
 def test_outputs_equal_mmpose(tmp_path):
     arrays = reference()
     backbone = CSPNeXt(**BACKBONE_CONFIG)
@@ -84,6 +85,7 @@ def test_mmpose_layer_names_and_structure():
     assert "stage2_1_final_conv_conv" in names and "stage3_0_conv" not in names
 
 
+@pytest.mark.large_on_jax
 def test_serialization_and_variable_input_size():
     backbone = CSPNeXt(deepen_factor=0.167, widen_factor=0.125, out_indices=(4, 2))
     outputs = run_layer_test(

@@ -68,6 +68,7 @@ def test_shapes_and_serialization():
     assert [tuple(o.shape) for o in backbone(_images())] == [(2, 8, 8, 8)]
 
 
+@pytest.mark.large_on_jax
 def test_mmpose_module_names_and_structure():
     extra = tiny_extra(num_modules=(1, 1, 2))
     extra["stage1"]["num_channels"] = [4]  # 16 channels: branch 0 gets a transition conv

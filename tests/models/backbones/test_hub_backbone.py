@@ -52,6 +52,7 @@ def test_keras_hub_mixed_precision_and_weights_path(tmp_path):
     assert_all_close(loaded(_images()), [expected], atol=1e-5)
 
 
+@pytest.mark.large_on_jax
 def test_keras_cv_resnet_and_cspdarknet():
     keras_cv = pytest.importorskip("keras_cv")
     resnet = keras_cv.models.ResNetBackbone(

@@ -15,6 +15,7 @@ def _num_trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
+@pytest.mark.large_on_jax
 def test_resnet18_stage_shapes_and_serialization():
     backbone = ResNet(depth=18, out_indices=(0, 1, 2, 3), input_shape=(64, 48, 3))
     run_layer_test(

@@ -93,6 +93,7 @@ def test_raw_outputs_equal_mmpose(yolox):
         assert np.abs(actual - expected).max() <= 1e-4 * np.abs(expected).max(), key
 
 
+@pytest.mark.large_on_jax
 def test_predict_is_decode_of_outputs(yolox):
     x, _ = _batch()
     yolox.codec.score_thr = 0.0

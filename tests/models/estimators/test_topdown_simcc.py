@@ -16,6 +16,7 @@ def _np(x):
     return keras.ops.convert_to_numpy(x)
 
 
+@pytest.mark.large_on_jax
 def test_outputs_targets_and_loss_follow_the_contract():
     model = build_tiny_simcc_estimator()
     x, y = simcc_batch()
@@ -47,6 +48,7 @@ def test_joint_weights_scale_the_keypoint_weights():
                                base * np.array(weights, "float32"))
 
 
+@pytest.mark.large_on_jax
 def test_one_fit_step_and_predict():
     model = build_tiny_simcc_estimator(trained_like=False)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3))

@@ -146,6 +146,7 @@ class _RecordStart(keras.callbacks.Callback):
         self.end_weights = [_np(v) for v in self.model.weights]
 
 
+@pytest.mark.large_on_jax
 def test_backup_and_restore_resumes_at_the_interrupted_epoch(tmp_path):
     backup = os.fspath(tmp_path / "backup")
     x, y = fixtures.batch(batch_size=4)

@@ -87,6 +87,7 @@ def test_presets_follow_mmpose_configs():
         assert ("_udp-" in config) == (codec == "kpose>UDPHeatmap")
 
 
+@pytest.mark.large_on_jax
 def test_tiny_fixture_matches_mmpose():
     pytest.importorskip("torch")
     from kpose.apis import inference_topdown

@@ -60,6 +60,7 @@ def test_presets_are_mmposes_configs():
 
 @pytest.mark.parametrize("name,checkpoint", [(CLASSIC, "checkpoint.pth"),
                                              (SIMPLE, "checkpoint_simple.pth")])
+@pytest.mark.large_on_jax
 def test_mmpose_named_checkpoint_maps_strictly(name, checkpoint):
     """Every key of a state dict with mmpretrain's/MMPose's ViTPose names and shapes
     (backbone.pos_embed, backbone.layers.0.attn.qkv.weight, head.deconv_layers.0.weight,
