@@ -144,7 +144,9 @@ def run_bottomup_recipe(args, recipe, build_model=None):
         val_batches = val_batches.take(1)
     stage = pipeline_stage_variable()
     train = bottomup_dataset(train_set, args.batch_size, input_size=tuple(args.train_size),
-                             stage=stage, seed=args.seed).repeat()
+                             stage=stage, seed=args.seed, mixup=recipe.get("mixup", True),
+                             stage2_random_affine=recipe.get("stage2_random_affine", False),
+                             ).repeat()
     if not args.no_batch_resize:
         train = BatchSyncRandomResize(tuple(args.resize_range), size_divisor=32).apply(
             train, seed=args.seed)

@@ -16,31 +16,35 @@ _RTMO_S_SWITCH = {"proxy_target_cc": True, "loss_mle.loss_weight": 5.0,
 _RTMO_ML_SWITCH = dict(_RTMO_S_SWITCH, overlaps_power=1.0, **{"loss_cls.loss_weight": 2.0})
 
 
-def _yoloxpose(preset, batch_size, input_size=(640, 640), resize_range=(480, 800)):
+def _yoloxpose(preset, batch_size, input_size=(640, 640), resize_range=(480, 800),
+               mixup=True):
     return {"preset": preset, "family": "yoloxpose", "epochs": 300, "batch_size": batch_size,
             "input_size": input_size, "train_size": (640, 640), "resize_range": resize_range,
             "val_interval": 10, "dense_val_from": 280, "epoch_attributes": {},
-            "encoder_lr_mult": None}
+            "encoder_lr_mult": None, "mixup": mixup, "stage2_random_affine": False}
 
 
-def _rtmo(preset, batch_size, epoch_attributes):
+def _rtmo(preset, batch_size, epoch_attributes, stage2_random_affine=False):
     return {"preset": preset, "family": "rtmo", "epochs": 600, "batch_size": batch_size,
             "input_size": (640, 640), "train_size": (640, 640), "resize_range": (480, 800),
             "val_interval": 20, "dense_val_from": 580, "epoch_attributes": epoch_attributes,
-            "encoder_lr_mult": 0.05}
+            "encoder_lr_mult": 0.05, "mixup": True,
+            "stage2_random_affine": stage2_random_affine}
 
 
 RECIPES = {
     "yoloxpose_tiny_416": _yoloxpose("yoloxpose-tiny_coco-416x416", 64, (416, 416),
-                                     (320, 640)),
+                                     (320, 640), mixup=False),
     "yoloxpose_s_640": _yoloxpose("yoloxpose-s_coco-640x640", 32),
     "yoloxpose_m_640": _yoloxpose("yoloxpose-m_coco-640x640", 32),
     "yoloxpose_l_640": _yoloxpose("yoloxpose-l_coco-640x640", 32),
     "rtmo_s_640x640": _rtmo("rtmo-s_coco-640x640", 32, {280: _RTMO_S_SWITCH}),
     "rtmo_m_640x640": _rtmo("rtmo-m_coco-640x640", 16,
-                            {0: {"loss_mle.loss_weight": 1e-2}, 280: _RTMO_ML_SWITCH}),
+                            {0: {"loss_mle.loss_weight": 1e-2}, 280: _RTMO_ML_SWITCH},
+                            stage2_random_affine=True),
     "rtmo_l_640x640": _rtmo("rtmo-l_coco-640x640", 16,
-                            {0: {"loss_mle.loss_weight": 1e-2}, 280: _RTMO_ML_SWITCH}),
+                            {0: {"loss_mle.loss_weight": 1e-2}, 280: _RTMO_ML_SWITCH},
+                            stage2_random_affine=True),
 }
 
 

@@ -6,8 +6,8 @@ epochs, cosine to 2e-4 until epoch 280, 2.5x for epoch 280, a second cosine over
 281-580, constant; at epoch 280 the loss switches (RTMOModeSwitchHook: proxy target for
 the coordinate classifier, MLE and OKS weights, overlaps power and classification
 weight); the neck's transformer encoder at 0.05x the rate; Mosaic / MixUp until the last
-20 epochs (then the milder stage-2 pipeline and the auxiliary box loss), EMA of the
-weights, evaluation every 20 epochs and every epoch of the last 20.
+20 epochs (then stage 2, MMPose's for RTMO-m/l: a random affine, shift, scale, rotation
+and shear, fitting the long side, and the auxiliary box loss), EMA of the weights, evaluation every 20 epochs and every epoch of the last 20.
 
     python recipes/coco/rtmo_l_640x640.py --data-root data/coco \
         [--load-from rtmo-l.pth] --work-dir work_dirs/rtmo_l_640x640

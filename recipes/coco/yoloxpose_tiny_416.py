@@ -2,9 +2,10 @@
 Pose head, trained at 640 with batches resized to 320-640 and tested at 416x416,
 MMPose's yoloxpose_tiny_4xb64-300e_coco-416 schedule: AdamW 4e-3 (weight decay 0.05,
 norms and biases not decayed), gradients clipped to norm 0.1, 300 epochs: quadratic
-warm-up over 5 epochs, cosine to 2e-4 until epoch 280, constant; Mosaic / MixUp until
-the last 20 epochs (then the milder stage-2 pipeline and the auxiliary box loss), EMA of
-the weights, evaluation every 10 epochs and every epoch of the last 20.
+warm-up over 5 epochs, cosine to 2e-4 until epoch 280, constant; Mosaic (without
+MixUp, as MMPose's tiny config) until the last 20 epochs (then the milder stage-2
+pipeline and the auxiliary box loss), EMA of the weights, evaluation every 10 epochs and
+every epoch of the last 20.
 
     python recipes/coco/yoloxpose_tiny_416.py --data-root data/coco \
         [--load-from yoloxpose.pth] --work-dir work_dirs/yoloxpose_tiny_416

@@ -185,3 +185,36 @@ def test_argument_errors(coco):
         bottomup_dataset(reader, batch_size=2, stage=2)
     with pytest.raises(ValueError, match="Received: max_persons=0"):
         bottomup_dataset(reader, batch_size=2, max_persons=0)
+
+
+def test_recipe_variants_of_the_training_transforms(multiperson):
+    from kpose.apis.bottomup_recipe_main import RECIPES
+    from kpose.datasets.transforms import BottomupRandomAffine
+    from kpose.datasets.transforms import YOLOXMixUp
+    from kpose.datasets.transforms.bottomup_pipeline import yoloxpose_train_transforms
+
+    flip = list(range(17))
+    kinds = lambda ts: [type(t).__name__ for t in ts]  # noqa: E731
+    assert "YOLOXMixUp" in kinds(yoloxpose_train_transforms(flip, stage=0))
+    tiny = yoloxpose_train_transforms(flip, stage=0, mixup=False)
+    assert kinds(tiny) == ["Mosaic", "BottomupRandomAffine", "YOLOXHSVRandomAug",
+                           "RandomFlip", "FilterAnnotations"]
+    plain = yoloxpose_train_transforms(flip, stage=1)[0]
+    rand = yoloxpose_train_transforms(flip, stage=1, stage2_random_affine=True)[0]
+    assert isinstance(rand, BottomupRandomAffine) and not isinstance(rand, YOLOXMixUp)
+    assert (plain.shift_prob, plain.scale_prob, plain.rotate_prob) == (0, 0, 0)
+    # MMPose's rtmo-{m,l} train_pipeline_stage2: BottomupRandomAffine's defaults, long side
+    assert (rand.shift_factor, rand.shift_prob, rand.scale_factor, rand.scale_prob,
+            rand.rotate_factor, rand.rotate_prob, rand.shear_factor, rand.shear_prob,
+            rand.distribution, rand.scale_type) == (
+        0.2, 1.0, (0.75, 1.5), 1.0, 30.0, 1.0, 2.0, 1.0, "trunc_norm", "long")
+    assert [n for n, r in RECIPES.items() if not r["mixup"]] == ["yoloxpose_tiny_416"]
+    assert [n for n, r in RECIPES.items() if r["stage2_random_affine"]] == [
+        "rtmo_m_640x640", "rtmo_l_640x640"]
+    reader = CocoDataset(multiperson["train_ann"], multiperson["root"], data_mode="bottomup")
+    most = int(np.max(reader.samples["num_persons"]))
+    x, y = next(iter(bottomup_dataset(reader, 2, input_size=(64, 64), seed=0, mixup=False)))
+    check_contract(x, y, 2, 5 * most)  # Mosaic still mixes
+    x, y = next(iter(bottomup_dataset(reader, 2, input_size=(64, 64), seed=0, stage=1,
+                                      stage2_random_affine=True)))
+    check_contract(x, y, 2, most)

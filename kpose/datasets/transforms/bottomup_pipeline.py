@@ -50,12 +50,16 @@ from kpose.datasets.transforms.mix_img import YOLOXMixUp
 META_KEYS = ("img_id", "ori_shape", "input_center", "input_scale")
 
 
-def yoloxpose_train_transforms(flip_indices, input_size=(640, 640), stage=0):
+def yoloxpose_train_transforms(flip_indices, input_size=(640, 640), stage=0, mixup=True,
+                               stage2_random_affine=False):
     """MMPose's YOLOX-Pose-s training transforms after `LoadImage`, as a list.
 
     `stage=0`: `train_pipeline_stage1`; `stage=1`: `train_pipeline_stage2` (the last 20
     epochs). `input_size` is `(w, h)` (MMPose: 640 x 640; Mosaic and MixUp use it as
-    `img_scale`).
+    `img_scale`). `mixup=False` leaves `YOLOXMixUp` out of stage 1 (YOLOX-Pose-tiny's);
+    `stage2_random_affine=True` gives stage 2 `BottomupRandomAffine`'s default random
+    shift, scale, rotation and shear with `scale_type="long"` instead of the plain
+    letterbox-like resize (RTMO-m's and RTMO-l's).
     """
     input_size = tuple(int(v) for v in input_size)
     common = [
@@ -71,14 +75,15 @@ def yoloxpose_train_transforms(flip_indices, input_size=(640, 640), stage=0):
                 scale_factor=(0.75, 1.0), pad_val=114, distribution="uniform",
                 transform_mode="perspective", clip_border=True,
             ),
-            YOLOXMixUp(img_scale=input_size, ratio_range=(0.8, 1.6), pad_val=114.0,
-                       flip_indices=flip_indices),
-        ] + common
+        ] + ([YOLOXMixUp(img_scale=input_size, ratio_range=(0.8, 1.6), pad_val=114.0,
+                         flip_indices=flip_indices)] if mixup else []) + common
     if stage == 1:
+        fixed = {} if stage2_random_affine else {"shift_prob": 0, "rotate_prob": 0,
+                                                 "scale_prob": 0}
         return [
             BottomupRandomAffine(
-                input_size=input_size, shift_prob=0, rotate_prob=0, scale_prob=0,
-                scale_type="long", pad_val=(114, 114, 114), clip_border=True,
+                input_size=input_size, scale_type="long", pad_val=(114, 114, 114),
+                clip_border=True, **fixed,
             ),
         ] + common
     raise ValueError(f"`stage` must be 0 or 1. Received: stage={stage!r}")
@@ -171,6 +176,8 @@ def bottomup_dataset(
     drop_remainder=None,
     with_meta=False,
     seed=None,
+    mixup=True,
+    stage2_random_affine=False,
 ):
     """Batched `(x, y)` bottom-up dataset from a bottom-up reader (see the module doc).
 
@@ -200,6 +207,9 @@ def bottomup_dataset(
             `input_center [B, 2]`, `input_scale [B, 2]` (from `BottomupResize`, to map
             predictions back to the image). Defaults to `False`.
         seed: int or None. Defaults to `None`.
+        mixup, stage2_random_affine: bool. The default training transforms' options
+            (`yoloxpose_train_transforms`: `False` for YOLOX-Pose-tiny's stage 1, `True`
+            for RTMO-m/l's stage 2). Default to `True` and `False`.
 
     Example:
     ```python
@@ -227,7 +237,11 @@ def bottomup_dataset(
     if transforms is not None:
         pipelines = [list(transforms)]
     elif training:
-        pipelines = [yoloxpose_train_transforms(flip_indices, input_size, s) for s in (0, 1)]
+        pipelines = [
+            yoloxpose_train_transforms(flip_indices, input_size, s, mixup=mixup,
+                                       stage2_random_affine=stage2_random_affine)
+            for s in (0, 1)
+        ]
         if not staged:
             pipelines = [pipelines[stage]]
     else:
