@@ -15,15 +15,13 @@ _Y_KEYS = ("keypoints", "keypoints_visible", "bboxes", "num_persons")
 
 
 def _default_loss(head, codec):
-    from kpose.models.heads.rtmo_head import RTMOHead
-
-    if isinstance(head, RTMOHead):
-        from kpose.models.heads.rtmo_loss import RTMOLoss
-
-        return RTMOLoss(input_size=codec.input_size, strides=head.featmap_strides)
-    from kpose.models.heads.yoloxpose_loss import YOLOXPoseLoss
-
-    return YOLOXPoseLoss(input_size=codec.input_size, strides=head.featmap_strides)
+    """The head's own loss for the codec's input size (`head.default_loss(input_size)`)."""
+    if not callable(getattr(head, "default_loss", None)):
+        raise ValueError(
+            "`loss` is required for a head without `default_loss(input_size)`. "
+            f"Received: head={type(head).__name__}, loss=None"
+        )
+    return head.default_loss(tuple(codec.input_size))
 
 
 @kpose_export("kpose.models.BottomupPoseEstimator")
@@ -69,8 +67,9 @@ class BottomupPoseEstimator(StatelessPredictStep, keras.Model):
             networks are trained on). Defaults to `None`.
         loss: callable or None. `loss(outputs, targets, priors=None, head=None,
             training=True)` (`training=False` in `evaluate`);
-            `None` builds the head's: `kpose.models.heads.YOLOXPoseLoss` or
-            `kpose.models.heads.RTMOLoss`. Defaults to `None`.
+            `None` builds the head's own, `head.default_loss(codec.input_size)`
+            (`kpose.models.heads.YOLOXPoseLoss` or `kpose.models.heads.RTMOLoss`).
+            Defaults to `None`.
 
     Example:
     ```python

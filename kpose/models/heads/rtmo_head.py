@@ -585,6 +585,13 @@ class RTMOHead(keras.layers.Layer):
         `rtmo_priors(input_size, featmap_strides)`."""
         return rtmo_priors(tuple(input_size), tuple(self.featmap_strides))
 
+    def default_loss(self, input_size):
+        """`RTMOLoss` for inputs of `(w, h)` with this head's strides (the estimator's
+        loss when none is given)."""
+        from kpose.models.heads.rtmo_loss import RTMOLoss
+
+        return RTMOLoss(input_size=tuple(input_size), strides=self.featmap_strides)
+
     def decode_keypoints(self, pose_vecs, bboxes, grids):
         """Inference keypoints `[..., K, 2]` (float32, input-space pixels) of rows with
         pose vectors `[..., C]`, decoded xyxy boxes `[..., 4]` and prior points

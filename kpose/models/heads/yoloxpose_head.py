@@ -209,6 +209,13 @@ class YOLOXPoseHead(keras.Model):
 
         return yoloxpose_priors(tuple(input_size), tuple(self.featmap_strides))
 
+    def default_loss(self, input_size):
+        """`YOLOXPoseLoss` for inputs of `(w, h)` with this head's strides (the
+        estimator's loss when none is given)."""
+        from kpose.models.heads.yoloxpose_loss import YOLOXPoseLoss
+
+        return YOLOXPoseLoss(input_size=tuple(input_size), strides=self.featmap_strides)
+
     def get_config(self):
         return {
             "name": self.name,

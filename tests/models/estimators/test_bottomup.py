@@ -209,6 +209,17 @@ def test_bad_inputs(yolox):
     codec.input_size = (100, 64)
     with pytest.raises(ValueError, match="multiples of the head's largest stride"):
         BottomupPoseEstimator(yolox.backbone, yolox.head, codec, neck=yolox.neck)
+    from kpose.models.heads.yoloxpose_loss import YOLOXPoseLoss
+
+    assert isinstance(yolox.pose_loss, YOLOXPoseLoss)
+    assert tuple(yolox.pose_loss.input_size) == tuple(yolox.codec.input_size)
+
+    class _NoLossHead(type(yolox.head)):
+        default_loss = None
+
+    head = _NoLossHead.from_config(yolox.head.get_config())
+    with pytest.raises(ValueError, match="`loss` is required for a head without"):
+        BottomupPoseEstimator(yolox.backbone, head, yolox.codec, neck=yolox.neck)
 
 
 @pytest.mark.large_on_jax
