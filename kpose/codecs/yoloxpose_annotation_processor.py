@@ -143,12 +143,14 @@ class YOLOXPoseAnnotationProcessor(BaseKeypointCodec):
                 + (str(sorted(outputs)) if isinstance(outputs, dict) else type(outputs).__name__)
             )
 
-    def decode(self, outputs, priors=None, input_size=None, keypoint_decoder=None):
+    def decode(self, outputs, priors=None, input_size=None, keypoint_decoder=None,
+               dynamic_rows=None):
         """Persons of a batch, `decode_yoloxpose` with the test settings held here.
 
         `priors` default to `yoloxpose_priors(input_size, strides)`; `input_size`
         `(w, h)` to the codec's (give it when the input is another size);
-        `keypoint_decoder`: RTMO's `head.decode_keypoints` (see `decode_yoloxpose`).
+        `keypoint_decoder`: RTMO's `head.decode_keypoints`, `dynamic_rows` (see
+        `decode_yoloxpose`).
         """
         from kpose.models.heads.yoloxpose_decode import decode_yoloxpose
 
@@ -166,7 +168,7 @@ class YOLOXPoseAnnotationProcessor(BaseKeypointCodec):
         return decode_yoloxpose(
             outputs, priors, input_size, score_thr=self.score_thr,
             nms_thr=self.nms_thr, nms_pre=self.nms_pre, max_persons=self.max_persons,
-            keypoint_decoder=keypoint_decoder,
+            keypoint_decoder=keypoint_decoder, dynamic_rows=dynamic_rows,
         )
 
     def get_config(self):

@@ -111,7 +111,10 @@ class BottomupServingModule(tf.Module):
         return self._holder.model
 
     def _persons(self, inputs):
-        persons = self.model.predict_persons(inputs)
+        # XLA needs static shapes: the keypoint decoder then runs on every row.
+        persons = self.model.predict_persons(
+            inputs, dynamic_rows=False if self.jit_compile else None
+        )
         return {k: tf.convert_to_tensor(persons[k]) for k in _KEYS}
 
     def _network_fn(self, inputs):

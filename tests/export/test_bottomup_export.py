@@ -319,6 +319,20 @@ def test_rtmo_saved_model_equals_python_path(tmp_path):
         # RTMO's keypoints come from the DCC's soft-argmax after its GAU, frozen with
         # the rest: 1.1e-4 px from the Python path measured.
         assert_same_persons(serve(images=tf.constant(images)), persons, tolerance=5e-4)
+    # Under XLA the DCC runs on every row (static shapes): the same persons.
+    from kpose.export import BottomupServingModule
+
+    first = {k: v[:2] for k, v in out.items()}
+    xla = BottomupServingModule(model, jit_compile=True, freeze=False)
+    assert_same_persons(xla.serve(tf.constant(batches[0])), first, tolerance=5e-4)
+    from kpose.apis.bottomup_inference import letterbox
+
+    letterboxed = letterbox(batches[0], INPUT_SIZE)[0]
+    eager = model.predict(letterboxed, verbose=0)
+    model.jit_compile, model.predict_function = True, None  # traced anew, with XLA
+    compiled = model.predict(letterboxed, verbose=0)
+    for key in eager:
+        np.testing.assert_allclose(compiled[key], eager[key], atol=5e-4, err_msg=key)
 
 
 @pytest.mark.large

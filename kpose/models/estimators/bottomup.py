@@ -194,24 +194,27 @@ class BottomupPoseEstimator(StatelessPredictStep, keras.Model):
             loss = loss + ops.cast(extra, loss.dtype)
         return _scale_for_replicas(loss)
 
-    def decode(self, outputs, input_size=None):
+    def decode(self, outputs, input_size=None, dynamic_rows=None):
         """Persons (see the class doc) from raw outputs of an input of `input_size`
-        `(w, h)` (default: `input_size`); `keras.ops`, graph-safe."""
+        `(w, h)` (default: `input_size`); `keras.ops`, graph-safe. `dynamic_rows`:
+        `False` inside an XLA-compiled function (see `decode_yoloxpose`)."""
         input_size = self.input_size if input_size is None else tuple(int(v) for v in input_size)
         persons = self.codec.decode(
             _float32(outputs), priors=self.head.priors(input_size), input_size=input_size,
             keypoint_decoder=getattr(self.head, "decode_keypoints", None),
+            dynamic_rows=dynamic_rows,
         )
         return {k: v for k, v in persons.items() if k != "labels"}
 
-    def predict_persons(self, images):
+    def predict_persons(self, images, dynamic_rows=None):
         """`decode(self(images))` for uint8 images `[B, H, W, 3]`: the persons."""
         width, height = self._spatial_size(images)
-        return self.decode(self(images, training=False), (width, height))
+        return self.decode(self(images, training=False), (width, height), dynamic_rows)
 
     def _predict_batch(self, x):
-        # The head's keypoint decoder (RTMO's DCC) runs after the network.
-        return self.predict_persons(x)
+        # The head's keypoint decoder (RTMO's DCC) runs after the network; an
+        # XLA-compiled predict step (`jit_compile`) needs static shapes.
+        return self.predict_persons(x, dynamic_rows=False if self.jit_compile else None)
 
     def make_train_function(self, force=False):
         # Keras' TensorFlow trainer traces its step with `reduce_retracing=True` on the

@@ -137,7 +137,8 @@ def batched_nms(bboxes, valid, iou_threshold, fast_path=None):
 
 
 def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
-                     nms_pre=1000, max_persons=100, keypoint_decoder=None):
+                     nms_pre=1000, max_persons=100, keypoint_decoder=None,
+                     dynamic_rows=None):
     """Persons from YOLOX-Pose (or RTMO) raw outputs, as MMPose's `YOLOXPoseHead.predict`
     (and `RTMOHead.predict`).
 
@@ -146,9 +147,9 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
     and keypoints decoded from the priors, keypoint scores `sigmoid(kpt_vis)`. With a
     `keypoint_decoder` (RTMO's `head.decode_keypoints`), the keypoints of the persons
     kept come from `keypoint_decoder(pose_vecs, boxes, prior points)` on their rows of
-    `outputs["pose_vecs"]`, their unclipped boxes and their priors' `(x, y)` (on
-    TensorFlow for the first `max(num_persons)` rows only, as MMPose decodes the kept
-    persons only; elsewhere for all `max_persons` rows, the same result).
+    `outputs["pose_vecs"]`, their unclipped boxes and their priors' `(x, y)`: with
+    `dynamic_rows` for the first `max(num_persons)` rows only, as MMPose decodes the
+    kept persons only, otherwise for all `max_persons` rows (the same result).
 
     The priors scoring above `score_thr` are sorted by score, the best `nms_pre` of
     them go through greedy NMS at IoU `nms_thr` (`nms_thr >= 1`: no NMS) on the
@@ -170,6 +171,9 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
         keypoint_decoder: callable or None. `(pose_vecs [B, n, C], boxes [B, n, 4],
             points [B, n, 2]) -> keypoints [B, n, K, 2]`. Defaults to `None` (keypoints
             from `"kpt_offsets"`).
+        dynamic_rows: bool or None. Run `keypoint_decoder` on a row count known only
+            at run time (TensorFlow without XLA); `None`: on the TensorFlow backend.
+            Give `False` inside an XLA-compiled function. Defaults to `None`.
     Returns:
         dict: `"keypoints"` `[B, max_persons, K, 2]` and `"bboxes"` `[B, max_persons, 4]`
         in input pixels, `"keypoint_scores"` `[B, max_persons, K]`, `"bbox_scores"`
@@ -232,7 +236,9 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
         keypoints = rows
     else:
         mask = (ops.arange(int(max_persons))[None, :] < count[:, None])[..., None, None]
-        if keras.backend.backend() == "tensorflow":
+        if dynamic_rows is None:
+            dynamic_rows = keras.backend.backend() == "tensorflow"
+        if dynamic_rows:
             keypoints = _tf_decode_kept_rows(keypoint_decoder, rows, bboxes, count)
         else:
             # over all `max_persons` rows (the picked ones are padded past `n_out`)
