@@ -238,6 +238,11 @@ def decode_yoloxpose(outputs, priors, input_size, score_thr=0.01, nms_thr=0.65,
         mask = (ops.arange(int(max_persons))[None, :] < count[:, None])[..., None, None]
         if dynamic_rows is None:
             dynamic_rows = keras.backend.backend() == "tensorflow"
+        elif dynamic_rows and keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "`dynamic_rows=True` needs the TensorFlow backend. Received: "
+                f"dynamic_rows=True on backend={keras.backend.backend()!r}"
+            )
         if dynamic_rows:
             keypoints = _tf_decode_kept_rows(keypoint_decoder, rows, bboxes, count)
         else:

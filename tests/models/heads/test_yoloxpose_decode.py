@@ -158,3 +158,14 @@ def test_keypoint_decoder_runs_on_the_kept_rows_only():
     np.testing.assert_array_equal(compiled(rows, bboxes, np.array([2, 4], "int32")), got)
     none = compiled(rows, bboxes, np.array([0, 0], "int32")).numpy()
     assert none.shape == (2, 6, 2, 2) and not none.any()
+
+
+def test_dynamic_rows_needs_tensorflow():
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("the error is for the other backends")
+    ref = reference.load()
+    outputs = dict(reference.outputs(ref), pose_vecs=np.zeros((3, len(ref["priors"]), 3),
+                                                              "float32"))
+    with pytest.raises(ValueError, match="`dynamic_rows=True` needs the TensorFlow backend"):
+        decode_yoloxpose(outputs, ref["priors"], reference.INPUT_SIZE, dynamic_rows=True,
+                         keypoint_decoder=lambda v, b, g: v)
