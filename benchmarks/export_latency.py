@@ -237,9 +237,16 @@ def main(argv=None):
                    "venv), writing --mmpose-json (default: next to --out)")
     p.add_argument("--mmpose-data-root", default="/tmp/toy_coco",
                    help="toy COCO set for MMPose's bench.py (make_toy_coco.py --out DIR)")
+    p.add_argument("--onednn", choices=("default", "on", "off"), default="default",
+                   help="TF_ENABLE_ONEDNN_OPTS for this process (set before TensorFlow "
+                   "loads; TensorFlow's default is on only for CPUs with AVX512_VNNI, "
+                   "AVX512_BF16 or AMX); meta.onednn_enabled records what TensorFlow used")
     args = p.parse_args(argv)
+    if args.onednn != "default":
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
 
     import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port
 
     flips = (False,) if args.no_flip else (False, True)
     policies = (None,) + tuple(p for p in args.dtype_policies or () if p != "float32")
@@ -259,6 +266,7 @@ def main(argv=None):
         "freeze": args.freeze,
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "onednn_enabled": bool(_pywrap_util_port.IsMklEnabled()),
     }
     mmpose_json = args.mmpose_json or os.path.splitext(args.out)[0] + "_mmpose.json"
     if args.mmpose:
