@@ -18,6 +18,9 @@ images (`person_detection_results.json`: jittered GT boxes, some missed, some fa
 
 Writes `--out`: per run AP/AP50/AR with GT and detector boxes, the per-epoch training
 loss, wall-clock seconds and samples/s; per framework mean and sd; the throughput ratio.
+With `--save-model` each kpose run also writes its trained model
+(`WORK_DIR/kpose/seed_S/model.keras`); MMPose's runs keep their `epoch_N.pth`, which
+`kpose.models.load_mmpose_checkpoint` loads for evaluating both with the same code.
 """
 
 import argparse
@@ -66,6 +69,8 @@ def parse_args(argv=None):
     p.add_argument("--dtype-policy", default="float32",
                    help="kpose's Keras dtype policy (MMPose trains in float32)")
     p.add_argument("--work-dir", required=True)
+    p.add_argument("--save-model", action="store_true",
+                   help="kpose: also write the trained model to WORK_DIR/kpose/seed_S/model.keras")
     p.add_argument("--out", required=True, help="summary JSON")
     p.add_argument("--report", action="store_true",
                    help="print --out's tables as markdown (from an earlier run) and stop")
@@ -185,6 +190,8 @@ def kpose_worker(a):
     history = model.fit(batches.repeat(), epochs=a.epochs, steps_per_epoch=steps, verbose=2,
                         callbacks=callbacks)
     fit_seconds = time.perf_counter() - fit_start
+    if a.save_model:
+        model.save(os.path.join(a.work_dir, "model.keras"))
     result = {"framework": "kpose", "seed": a.seed, "samples": len(train_set),
               "loss": [float(v) for v in history.history["loss"]],
               "train_seconds": fit_seconds}
@@ -220,7 +227,7 @@ def _settings_argv(a):
             "--warmup", str(a.warmup), "--milestones", *map(str, a.milestones),
             "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
             "--backend", a.backend, "--dtype-policy", a.dtype_policy, "--model", a.model,
-            "--stage2-epochs", str(a.stage2_epochs)]
+            "--stage2-epochs", str(a.stage2_epochs)] + (["--save-model"] if a.save_model else [])
 
 
 # === MMPose ===

@@ -7,6 +7,7 @@ from kpose.apis.bottomup_inference import PAD_VALUE
 from kpose.apis.bottomup_inference import letterbox
 from kpose.apis.bottomup_inference import to_image_space
 from kpose.datasets.transforms.loading import check_image_bytes
+from kpose.datasets.transforms.loading import decode_rgb
 
 IMAGES_SPEC = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
 IMAGE_BYTES_SPEC = tf.TensorSpec([None], tf.string, name="image_bytes")
@@ -161,8 +162,7 @@ class BottomupServingModule(tf.Module):
         def decode(args):
             index, data = args
             data = check_image_bytes(data, tf.strings.format("image_bytes[{}]", index))
-            image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
-            image.set_shape([None, None, 3])
+            image = decode_rgb(data)
             inputs, center, scale = letterbox(image, self.input_size, PAD_VALUE)
             return inputs[0], center[0], scale[0]
 

@@ -4,6 +4,7 @@ original-image pixels out."""
 import tensorflow as tf
 
 from kpose.datasets.transforms.loading import check_image_bytes
+from kpose.datasets.transforms.loading import decode_rgb
 from kpose.export.flip_test import resolve_flip_test
 from kpose.structures import bbox_xyxy2cs
 from kpose.structures import fix_aspect_ratio
@@ -297,10 +298,7 @@ class TopdownServingModule(tf.Module):
         def decode(args):
             index, data = args
             data = check_image_bytes(data, tf.strings.format("image_bytes[{}]", index))
-            image = tf.io.decode_image(
-                data, channels=3, dtype=tf.uint8, expand_animations=False
-            )
-            image.set_shape([None, None, 3])
+            image = decode_rgb(data)
             return tf.RaggedTensor.from_tensor(image, ragged_rank=1)
 
         decoded = tf.map_fn(

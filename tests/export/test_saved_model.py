@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -191,8 +192,8 @@ def fresh_processes(exported, tmp_path_factory):
         "root": root,
         "images": _images(),
         "png_image": png_image,
-        # The JPEG's pixels as the graph decodes them (the same decoder as LoadImage).
-        "jpeg_pixels": tf.io.decode_image(jpeg, channels=3, expand_animations=False).numpy(),
+        # The JPEG's pixels as OpenCV (MMPose's loader) decodes them: the graph must too.
+        "jpeg_pixels": cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)[..., ::-1],
         "encoded_boxes": BOXES[:, :3],
     }
     np.savez(

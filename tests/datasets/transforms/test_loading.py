@@ -65,3 +65,21 @@ def test_missing_file_error_names_file(tmp_path):
 def test_trailing_bytes_after_jpeg_end_accepted(tmp_path):
     data = tf.io.encode_jpeg(_image()).numpy() + b"\x00" * 10
     assert _iterate([_write(tmp_path / "padded.jpg", data)]) == [(6, 8, 3)]
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_jpeg_pixels_equal_opencv(tmp_path, channels):
+    # MMPose reads images with OpenCV; TensorFlow's default JPEG decoding (INTEGER_FAST)
+    # differs from it by about a level per pixel.
+    import cv2
+
+    rng = np.random.default_rng(channels)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), np.uint8), (7, 7), 2)
+    image = smooth[..., :channels]
+    data = tf.io.encode_jpeg(image, quality=85).numpy()
+    path = _write(tmp_path / "person.jpg", data)
+    out = LoadImage()({"img_path": path})["image"].numpy()
+    reference = cv2.imread(path, cv2.IMREAD_COLOR)[..., ::-1]
+    np.testing.assert_array_equal(out, reference)
+    fast = tf.io.decode_image(data, channels=3).numpy()
+    assert np.abs(fast.astype(int) - reference).max() > 0
