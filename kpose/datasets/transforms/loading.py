@@ -73,7 +73,8 @@ class LoadImage(BaseTransform):
     """Reads `img_path` and decodes it to an RGB uint8 `image [H, W, 3]`.
 
     JPEG, PNG, GIF (first frame) and BMP are decoded by `decode_rgb` (JPEG exactly as
-    OpenCV, and so MMPose, decodes it); grayscale and RGBA images become RGB. Also adds `img_shape` (int32 `(H, W)`).
+    OpenCV, and so MMPose, decodes it); grayscale and RGBA images become RGB. Also adds
+    `img_shape` (int32 `(H, W)`).
     A missing file raises TensorFlow's `NotFoundError`, which names the path. With
     `check=True` empty, unknown-format and truncated JPEG/PNG files raise an
     `InvalidArgumentError` whose message names the file; corruption in the middle of an
