@@ -1,3 +1,6 @@
+"""kpose/codecs/yoloxpose_annotation_processor.py: `YOLOXPoseAnnotationProcessor`, its box
+expansion included, against MMPose 1.3.2's codec of the same name."""
+
 import keras
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""Bottom-up transforms against MMPose 1.3.2 on the same images and annotations.
+"""Bottom-up transforms (kpose/datasets/transforms/mix_img.py and the bottom-up
+resize/affine transforms) against MMPose 1.3.2 on the same images and annotations.
 
 `bottomup_transforms_reference.npz` is written by `make_bottomup_transforms_reference.py`
 (MMPose's own transforms with fixed random parameters). Keypoints, visibilities, boxes

@@ -1,4 +1,4 @@
-"""The bottom-up SavedModel (kpose.export.BottomupServingModule): whole images in, every
+"""The bottom-up SavedModel (kpose/export/bottomup_serving_module.py): whole images in, every
 person in image pixels out, equal to the Python path (letterbox, predict, map back)."""
 
 import os

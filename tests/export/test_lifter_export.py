@@ -1,3 +1,5 @@
+"""The lifter SavedModel (kpose/export/lifter_serving_module.py, `LifterServingModule`)."""
+
 import os
 import subprocess
 import sys

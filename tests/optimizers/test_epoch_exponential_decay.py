@@ -1,3 +1,6 @@
+"""kpose/optimizers/epoch_exponential_decay.py: `EpochExponentialDecay` against mmengine's
+by-epoch `ExponentialLR` rates (lifting_schedule_reference.json)."""
+
 import json
 import os
 

@@ -1,5 +1,6 @@
 """The 3D lifting recipes and demo on kpose's synthetic Human3.6M: they train, evaluate
-MPJPE per action, draw, export, and refuse bad data flags with clear errors."""
+MPJPE per action, draw, export, and refuse bad data flags with clear errors
+(kpose/apis/lifting_recipe_main.py and kpose/apis/lifting_recipe.py)."""
 
 import importlib.util
 import json

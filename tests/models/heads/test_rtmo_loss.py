@@ -1,4 +1,4 @@
-"""RTMOLoss against MMPose 1.3.2's `RTMOHead.loss` (fixture made by
+"""RTMOLoss (kpose/models/heads/rtmo_loss.py) against MMPose 1.3.2's `RTMOHead.loss` (fixture made by
 tests/models/make_rtmo_loss_reference.py, on the rtmo-s tiny checkpoint)."""
 
 import os

@@ -1,3 +1,6 @@
+"""kpose/models/layers/temporal_conv1d.py: `TemporalConv1D`, VideoPose3D's temporal
+convolution."""
+
 import keras
 import numpy as np
 import pytest

@@ -1,3 +1,6 @@
+"""kpose/models/task_modules/sim_ota_assigner.py: `SimOTAAssigner` against MMPose 1.3.2's
+assignments (reference values in tests/models/yoloxpose_reference.py)."""
+
 import keras
 import numpy as np
 import pytest
