@@ -68,6 +68,11 @@ def parse_args(argv=None):
     p.add_argument("--backend", default="tensorflow", help="kpose's Keras backend")
     p.add_argument("--dtype-policy", default="float32",
                    help="kpose's Keras dtype policy (MMPose trains in float32)")
+    p.add_argument("--eval-dtype-policy", default="float32",
+                   help="the policy kpose evaluates in: float32, as MMPose evaluates after "
+                   "mixed-precision training (mmengine's AMP wraps the train step only); a run "
+                   "trained in another policy also records its figures in that one "
+                   "('as_trained')")
     p.add_argument("--work-dir", required=True)
     p.add_argument("--save-model", action="store_true",
                    help="kpose: also write the trained model to WORK_DIR/kpose/seed_S/model.keras")
@@ -194,14 +199,26 @@ def kpose_worker(a):
         model.save(os.path.join(a.work_dir, "model.keras"))
     result = {"framework": "kpose", "seed": a.seed, "samples": len(train_set),
               "loss": [float(v) for v in history.history["loss"]],
-              "train_seconds": fit_seconds}
-    for label, bbox_file in (("gt", None), ("det", paths["bbox_file"])):
-        val_set, val_batches = topdown_val_data(
-            paths["val_ann"], paths["val_images"], spec, (w, h), 64, bbox_file=bbox_file
-        )
-        figures = evaluate_topdown(model, val_set, val_batches,
-                                   evaluator=CocoEvaluator(paths["val_ann"], keypoint_spec=spec))
-        result[label] = {k: float(figures[k]) for k in FIGURES}
+              "train_seconds": fit_seconds, "eval_dtype_policy": a.eval_dtype_policy}
+
+    def score(net):
+        scores = {}
+        for label, bbox_file in (("gt", None), ("det", paths["bbox_file"])):
+            val_set, val_batches = topdown_val_data(
+                paths["val_ann"], paths["val_images"], spec, (w, h), 64, bbox_file=bbox_file
+            )
+            figures = evaluate_topdown(
+                net, val_set, val_batches,
+                evaluator=CocoEvaluator(paths["val_ann"], keypoint_spec=spec),
+            )
+            scores[label] = {k: float(figures[k]) for k in FIGURES}
+        return scores
+
+    if keras.dtype_policies.get(a.eval_dtype_policy).name != model.dtype_policy.name:
+        result["as_trained"] = score(model)
+        keras.config.set_dtype_policy(a.eval_dtype_policy)
+        model = kpose.models.clone_with_dtype_policy(model, a.eval_dtype_policy)
+    result.update(score(model))
     result["total_seconds"] = time.perf_counter() - start
     return result
 
@@ -226,7 +243,8 @@ def _settings_argv(a):
             *map(str, a.input_size), "--sigma", str(a.sigma), "--lr", str(a.lr),
             "--warmup", str(a.warmup), "--milestones", *map(str, a.milestones),
             "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
-            "--backend", a.backend, "--dtype-policy", a.dtype_policy, "--model", a.model,
+            "--backend", a.backend, "--dtype-policy", a.dtype_policy,
+            "--eval-dtype-policy", a.eval_dtype_policy, "--model", a.model,
             "--stage2-epochs", str(a.stage2_epochs)] + (["--save-model"] if a.save_model else [])
 
 
