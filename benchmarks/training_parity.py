@@ -201,12 +201,15 @@ def kpose_worker(a):
               "loss": [float(v) for v in history.history["loss"]],
               "train_seconds": fit_seconds, "eval_dtype_policy": a.eval_dtype_policy}
 
+    val_data = {
+        label: topdown_val_data(paths["val_ann"], paths["val_images"], spec, (w, h), 64,
+                                bbox_file=bbox_file)
+        for label, bbox_file in (("gt", None), ("det", paths["bbox_file"]))
+    }
+
     def score(net):
         scores = {}
-        for label, bbox_file in (("gt", None), ("det", paths["bbox_file"])):
-            val_set, val_batches = topdown_val_data(
-                paths["val_ann"], paths["val_images"], spec, (w, h), 64, bbox_file=bbox_file
-            )
+        for label, (val_set, val_batches) in val_data.items():
             figures = evaluate_topdown(
                 net, val_set, val_batches,
                 evaluator=CocoEvaluator(paths["val_ann"], keypoint_spec=spec),
