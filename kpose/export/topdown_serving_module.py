@@ -25,7 +25,9 @@ def box_crops(images, boxes, image_index, input_size, bbox_padding=1.25, use_udp
 
     The box centre and size times `bbox_padding` (`GetBBoxCenterScale`), grown to the
     input aspect ratio, set the plain or UDP warp (`TopdownAffine` without rotation);
-    the crop is sampled bilinearly with zeros outside the image and rounded to uint8.
+    the crop is sampled bilinearly with zeros outside the image and rounded to uint8
+    (`tf.image.crop_and_resize` on the uint8 images: equal to the warp to float32
+    round-off in the sampling positions).
 
     Args:
         images: uint8 `[B, H, W, 3]`.
@@ -47,20 +49,26 @@ def box_crops(images, boxes, image_index, input_size, bbox_padding=1.25, use_udp
         matrices = get_udp_warp_matrix(center, scale, rotation, (w, h))
     else:
         matrices = get_warp_matrix(center, scale, rotation, (w, h))
-    inverse = tf.reshape(invert_affine_matrix(matrices), [-1, 6])
-    transforms = tf.concat([inverse, tf.zeros_like(inverse[:, :2])], axis=1)
-    # ImageProjectiveTransformV3 pairs the n-th transform with the n-th image, so each
-    # box gets its image (a gather, which is no copy for one image and one box).
-    sources = tf.gather(tf.cast(images, tf.float32), image_index)
-    crops = tf.raw_ops.ImageProjectiveTransformV3(
-        images=sources,
-        transforms=transforms,
-        output_shape=tf.constant([h, w], tf.int32),
-        fill_value=tf.constant(0.0, tf.float32),
-        interpolation="BILINEAR",
-        fill_mode="CONSTANT",
+    # Without rotation the warp only scales and shifts each axis: source
+    # `x = a * j + b` for output column j (rows likewise), which `crop_and_resize`
+    # samples bilinearly straight from the uint8 images (no float copy of them). One
+    # pixel of zeros around each image makes its edge interpolate with the zeros
+    # outside, as a constant-fill warp does.
+    inverse = invert_affine_matrix(matrices)
+    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    last = tf.cast(tf.shape(padded)[1:3] - 1, tf.float32)
+    start = (inverse[:, :, 2] + 1.0) / last[::-1]
+    step = tf.stack([inverse[:, 0, 0] * (w - 1), inverse[:, 1, 1] * (h - 1)], -1) / last[::-1]
+    end = start + step
+    crops = tf.image.crop_and_resize(
+        padded,
+        tf.stack([start[:, 1], start[:, 0], end[:, 1], end[:, 0]], -1),
+        image_index,
+        [h, w],
+        method="bilinear",
+        extrapolation_value=0.0,
     )
-    crops = tf.saturate_cast(tf.round(crops), tf.uint8)
+    crops = tf.cast(tf.round(crops), tf.uint8)
     return tf.ensure_shape(crops, [None, h, w, 3]), center, scale
 
 
