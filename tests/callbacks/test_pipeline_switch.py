@@ -40,6 +40,12 @@ def test_switch_inside_fit_changes_the_samples():
     data = tf.data.Dataset.range(10**6).map(
         lambda i: (t(sample, seed=tf.stack([i, i]))["bbox_scale"][0], tf.zeros([1]))
     ).batch(1)
+    # No injected, autotuned prefetch: how far tf.data runs ahead then depends on the
+    # machine's load, and a busy machine could buffer every batch left before the switch.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.inject_prefetch = False
+    data = data.with_options(options)
     scales = []
 
     class Scales(keras.callbacks.Callback):
@@ -60,9 +66,9 @@ def test_switch_inside_fit_changes_the_samples():
     model = Model()
     model.compile(optimizer="sgd", loss="mse")
     record = _Record(stage)
-    model.fit(data, epochs=4, steps_per_epoch=3, verbose=0,
+    model.fit(data, epochs=5, steps_per_epoch=3, verbose=0,
               callbacks=[PipelineSwitch(stage, switch_epoch=2), record, Scales()])
-    assert record.stages == [0] * 6 + [1] * 6
+    assert record.stages == [0] * 6 + [1] * 9
     np.testing.assert_allclose(scales[:6], 1.5)
-    # tf.data prepares a few batches ahead: after the switch the stage-2 scale follows.
-    assert scales[-1] == 0.5 and set(scales[6:]) <= {1.5, 0.5}
+    # Batches drawn before the switch may still arrive; then the stage-2 scale follows.
+    assert scales[-3:] == [0.5] * 3 and set(scales[6:]) <= {1.5, 0.5}
