@@ -5,11 +5,8 @@ import collections
 import tensorflow as tf
 
 from kpose.export.graph_def_nodes import constant_array
+from kpose.export.graph_def_nodes import copy_graph_def
 from kpose.export.graph_def_nodes import source
-
-
-def _copy(graph_def):
-    return tf.compat.v1.GraphDef.FromString(graph_def.SerializeToString())
 
 
 def _attr(node, name):
@@ -45,7 +42,7 @@ def pad_into_depthwise(graph_def):
     Returns:
         `(graph_def, count)`: a new GraphDef and the number of convolutions rewritten.
     """
-    graph_def = _copy(graph_def)
+    graph_def = copy_graph_def(graph_def)
     nodes = {node.name: node for node in graph_def.node}
     rewritten = 0
     for node in graph_def.node:
@@ -93,7 +90,7 @@ def chain_max_pools(graph_def):
     Returns:
         `(graph_def, count)`: a new GraphDef and the number of pools rewritten.
     """
-    graph_def = _copy(graph_def)
+    graph_def = copy_graph_def(graph_def)
     groups = collections.defaultdict(list)
     for node in graph_def.node:
         if node.op != "MaxPool" or _attr(node, "padding").s != b"SAME":
@@ -115,5 +112,3 @@ def chain_max_pools(graph_def):
             node.attr["ksize"].list.i[:] = [1, kh - ph + 1, kw - pw + 1, 1]
             rewritten += 1
     return graph_def, rewritten
-
-

@@ -8,11 +8,12 @@ from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2_as_graph,
 )
 
-from kpose.export.graph_def_nodes import add_float_constant as _add_constant
-from kpose.export.graph_def_nodes import constant_value as _constant_value
-from kpose.export.graph_def_nodes import source as _source
 from kpose.export.exact_graph_rewrites import chain_max_pools
 from kpose.export.exact_graph_rewrites import pad_into_depthwise
+from kpose.export.graph_def_nodes import add_float_constant as _add_constant
+from kpose.export.graph_def_nodes import constant_value as _constant_value
+from kpose.export.graph_def_nodes import copy_graph_def
+from kpose.export.graph_def_nodes import source as _source
 
 _FOLDABLE = ("Conv2D", "DepthwiseConv2dNative")
 
@@ -34,7 +35,7 @@ def simplify_silu(graph_def):
     Returns:
         `(graph_def, count)`: a new GraphDef and the number of activations rewritten.
     """
-    graph_def = tf.compat.v1.GraphDef.FromString(graph_def.SerializeToString())
+    graph_def = copy_graph_def(graph_def)
     nodes = {node.name: node for node in graph_def.node}
     used_outputs = {name.lstrip("^") for node in graph_def.node for name in node.input}
 
@@ -95,7 +96,7 @@ def fold_batch_norms(graph_def):
     Returns:
         `(graph_def, count)`: a new GraphDef and the number of batch norms folded.
     """
-    graph_def = tf.compat.v1.GraphDef.FromString(graph_def.SerializeToString())
+    graph_def = copy_graph_def(graph_def)
     nodes = {node.name: node for node in graph_def.node}
     consumers = collections.Counter(
         _source(name) for node in graph_def.node for name in node.input

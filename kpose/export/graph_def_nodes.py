@@ -5,6 +5,11 @@ import tensorflow as tf
 from tensorflow.python.framework import tensor_util
 
 
+def copy_graph_def(graph_def):
+    """A deep copy of `graph_def`, to rewrite without touching the caller's."""
+    return tf.compat.v1.GraphDef.FromString(graph_def.SerializeToString())
+
+
 def source(name):
     """The node name of an input string (`"^node"`, `"node:1"` -> `"node"`)."""
     return name.lstrip("^").split(":")[0]
